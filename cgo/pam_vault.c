@@ -1,0 +1,528 @@
+/*
+ * pam_vault.c: the PAM side of pam_vault.
+ *
+ * This object is all that PAM loads. It talks to PAM (user, token, items,
+ * syslog, return codes) and leaves the verdict to the Go engine,
+ * pam_vault_go.so, which it loads beside itself on first use.
+ *
+ * The engine is loaded lazily, in the process that authenticates, because a
+ * Go runtime started before a fork() hangs in the child: Linux-PAM loads every
+ * module at pam_start(), and OpenSSH authenticates keyboard-interactive logins
+ * in a child forked after that. When the engine was nevertheless loaded by an
+ * ancestor of this process, the adapter never calls into it and runs the same
+ * engine in a fresh process instead: `pam-vault-check helper`.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "pam_vault_engine.h"
+
+#ifndef PAM_VAULT_SBINDIR
+#define PAM_VAULT_SBINDIR "/usr/sbin"
+#endif
+
+#define HELPER_NAME "pam-vault-check"
+
+/*
+ * The helper's hard deadline: the longest timeout a config file may set
+ * (config.MaxTimeout, 30 s) plus time to start a process.
+ */
+#define HELPER_DEADLINE_MS (35 * 1000)
+
+/* Bounds of the helper's wire format; see internal/engine/wire.go. */
+#define HELPER_REQUEST_MAX (64 * 1024)
+#define HELPER_VERDICT_MAX (4 + PAM_VAULT_MESSAGE_SIZE + PAM_VAULT_LOG_SIZE)
+
+/* Serialises loading the engine between threads of one process. */
+static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int has_arg(int argc, const char **argv, const char *name)
+{
+	for (int i = 0; i < argc; i++)
+		if (argv[i] != NULL && strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Writes "<directory of this object>/name" into buf. */
+static int path_beside_module(char *buf, size_t len, const char *name)
+{
+	Dl_info info;
+
+	if (dladdr((void *)&path_beside_module, &info) == 0 ||
+	    info.dli_fname == NULL)
+		return -1;
+	const char *slash = strrchr(info.dli_fname, '/');
+	if (slash == NULL)
+		return -1;
+	int n = snprintf(buf, len, "%.*s/%s", (int)(slash - info.dli_fname),
+			 info.dli_fname, name);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+/*
+ * Finds the engine's decide function for this process. On success *decide is
+ * the function, or NULL when an ancestor process loaded the engine, in which
+ * case it must not be called here.
+ */
+static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
+		       pid_t *loader)
+{
+	char path[PATH_MAX];
+	int ret = PAM_SERVICE_ERR;
+
+	*decide = NULL;
+	*loader = 0;
+	if (path_beside_module(path, sizeof(path), PAM_VAULT_ENGINE_FILE) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot locate %s beside the module",
+			   PAM_VAULT_ENGINE_FILE);
+		return PAM_SERVICE_ERR;
+	}
+	if (pthread_mutex_lock(&engine_lock) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot lock the engine loader");
+		return PAM_SERVICE_ERR;
+	}
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (handle == NULL)
+		handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		pam_syslog(pamh, LOG_ERR, "cannot load the engine: %s", dlerror());
+		goto out;
+	}
+	const pid_t *pid = dlsym(handle, PAM_VAULT_LOADER_SYMBOL);
+	void *fn = dlsym(handle, PAM_VAULT_DECIDE_SYMBOL);
+	if (pid == NULL || fn == NULL) {
+		pam_syslog(pamh, LOG_ERR, "%s is not a pam_vault engine", path);
+		goto out;
+	}
+	*loader = *pid;
+	if (*pid == getpid())
+		*decide = (pam_vault_decide_fn)fn;
+	ret = PAM_SUCCESS;
+out:
+	/*
+	 * The engine is linked with -z nodelete, as every Go c-shared object
+	 * must be, so this only drops the reference dlopen took.
+	 */
+	if (handle != NULL)
+		dlclose(handle);
+	if (pthread_mutex_unlock(&engine_lock) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot unlock the engine loader");
+		ret = PAM_SERVICE_ERR;
+	}
+	return ret;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for events or the deadline passes. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = {.fd = fd, .events = events};
+		int n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Appends s and its NUL to buf; -1 when it would exceed the cap. */
+static int append_field(char *buf, size_t *len, const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	if (n > HELPER_REQUEST_MAX - *len)
+		return -1;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	return 0;
+}
+
+static int encode_request(const struct pam_vault_request *req, char *buf,
+			  size_t *len)
+{
+	*len = 0;
+	if (append_field(buf, len, req->user) != 0 ||
+	    append_field(buf, len, req->authtok) != 0 ||
+	    append_field(buf, len, req->rhost) != 0 ||
+	    append_field(buf, len, req->service) != 0)
+		return -1;
+	for (int i = 0; i < req->argc; i++)
+		if (req->argv[i] != NULL &&
+		    append_field(buf, len, req->argv[i]) != 0)
+			return -1;
+	return 0;
+}
+
+/* Copies the next NUL-terminated field of buf into dst; -1 if malformed. */
+static int take_field(const char **p, const char *end, char *dst, size_t size)
+{
+	const char *nul = memchr(*p, '\0', (size_t)(end - *p));
+
+	if (nul == NULL || (size_t)(nul - *p) >= size)
+		return -1;
+	memcpy(dst, *p, (size_t)(nul - *p) + 1);
+	*p = nul + 1;
+	return 0;
+}
+
+static int decode_verdict(const char *buf, size_t len,
+			  struct pam_vault_verdict *out)
+{
+	const char *p = buf, *end = buf + len;
+	char result[4];
+
+	if (take_field(&p, end, result, sizeof(result)) != 0 ||
+	    take_field(&p, end, out->message, sizeof(out->message)) != 0 ||
+	    take_field(&p, end, out->log, sizeof(out->log)) != 0 || p != end)
+		return -1;
+	if (result[0] < '0' || result[0] > '3' || result[1] != '\0')
+		return -1;
+	out->result = result[0] - '0';
+	return 0;
+}
+
+/* Reaps the helper, killing it once the deadline has passed. */
+static int reap_helper(pid_t pid, long long deadline)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return (WIFEXITED(status) && WEXITSTATUS(status) == 0) ? 0 : -1;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) /* reaped by the host's own SIGCHLD handling */
+			return errno == ECHILD ? 0 : -1;
+		if (now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -1;
+		}
+		struct timespec tick = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+		nanosleep(&tick, NULL);
+	}
+}
+
+static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
+{
+	char path[PATH_MAX];
+	char *const argv[] = {HELPER_NAME, "helper", NULL};
+	char *const envp[] = {NULL};
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int err;
+
+	if (path_beside_module(path, sizeof(path), HELPER_NAME) != 0 ||
+	    access(path, X_OK) != 0)
+		snprintf(path, sizeof(path), "%s/%s", PAM_VAULT_SBINDIR, HELPER_NAME);
+
+	if ((err = posix_spawn_file_actions_init(&actions)) != 0)
+		goto fail;
+	if ((err = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&actions);
+		goto fail;
+	}
+	sigemptyset(&none);
+	sigfillset(&all);
+	if ((err = posix_spawn_file_actions_adddup2(&actions, fd, 0)) != 0 ||
+	    (err = posix_spawn_file_actions_adddup2(&actions, fd, 1)) != 0 ||
+	    (err = posix_spawn_file_actions_addopen(&actions, 2, "/dev/null",
+						     O_WRONLY, 0)) != 0 ||
+	    (err = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0 ||
+	    (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
+	    (err = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
+	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+						       POSIX_SPAWN_SETSIGDEF)) != 0)
+		goto destroy;
+	/* An empty environment: the caller's belongs to whoever started it. */
+	err = posix_spawn(pid, path, &actions, &attr, argv, envp);
+destroy:
+	posix_spawn_file_actions_destroy(&actions);
+	posix_spawnattr_destroy(&attr);
+	if (err == 0)
+		return 0;
+fail:
+	pam_syslog(pamh, LOG_ERR, "cannot start %s: %s", path, strerror(err));
+	return -1;
+}
+
+/*
+ * Runs the verdict in `pam-vault-check helper`: the request goes to its
+ * standard input, the verdict comes from its standard output, all within
+ * HELPER_DEADLINE_MS. A socket rather than pipes, so that a helper that dies
+ * early cannot raise SIGPIPE in the host (send with MSG_NOSIGNAL).
+ */
+static int run_helper(pam_handle_t *pamh, const struct pam_vault_request *req,
+		      struct pam_vault_verdict *out)
+{
+	long long deadline = now_ms() + HELPER_DEADLINE_MS;
+	char *buf = malloc(HELPER_REQUEST_MAX);
+	size_t len = 0, sent = 0;
+	int sv[2], ret = -1;
+	pid_t pid;
+
+	if (buf == NULL) {
+		pam_syslog(pamh, LOG_CRIT, "out of memory");
+		return -1;
+	}
+	if (encode_request(req, buf, &len) != 0) {
+		pam_syslog(pamh, LOG_ERR, "request for the helper is too large");
+		goto free_buf;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		pam_syslog(pamh, LOG_ERR, "socketpair: %m");
+		goto free_buf;
+	}
+	if (spawn_helper(pamh, sv[1], &pid) != 0) {
+		close(sv[0]);
+		close(sv[1]);
+		goto free_buf;
+	}
+	close(sv[1]);
+	while (sent < len) {
+		if (wait_fd(sv[0], POLLOUT, deadline) != 0)
+			goto timeout;
+		ssize_t n = send(sv[0], buf + sent, len - sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			pam_syslog(pamh, LOG_ERR, "writing to the helper: %m");
+			goto reap;
+		}
+		sent += (size_t)n;
+	}
+	explicit_bzero(buf, len);
+	if (shutdown(sv[0], SHUT_WR) != 0) {
+		pam_syslog(pamh, LOG_ERR, "shutdown: %m");
+		goto reap;
+	}
+	len = 0;
+	for (;;) {
+		if (wait_fd(sv[0], POLLIN, deadline) != 0)
+			goto timeout;
+		ssize_t n = recv(sv[0], buf + len, HELPER_VERDICT_MAX - len,
+				 MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			pam_syslog(pamh, LOG_ERR, "reading from the helper: %m");
+			goto reap;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == HELPER_VERDICT_MAX) {
+			pam_syslog(pamh, LOG_ERR, "helper answer too large");
+			goto reap;
+		}
+	}
+	if (decode_verdict(buf, len, out) != 0) {
+		pam_syslog(pamh, LOG_ERR, "malformed answer from the helper");
+		goto reap;
+	}
+	ret = 0;
+	goto reap;
+timeout:
+	pam_syslog(pamh, LOG_ERR, "helper gave no verdict within %d s",
+		   HELPER_DEADLINE_MS / 1000);
+	deadline = 0; /* kill it now */
+reap:
+	close(sv[0]);
+	if (reap_helper(pid, deadline) != 0 && ret == 0) {
+		pam_syslog(pamh, LOG_ERR, "helper failed after answering");
+		ret = -1;
+	}
+free_buf:
+	explicit_bzero(buf, HELPER_REQUEST_MAX);
+	free(buf);
+	return ret;
+}
+
+static int pam_code(int result)
+{
+	switch (result) {
+	case PAM_VAULT_SUCCESS:
+		return PAM_SUCCESS;
+	case PAM_VAULT_AUTH_ERR:
+		return PAM_AUTH_ERR;
+	case PAM_VAULT_UNAVAILABLE:
+		return PAM_AUTHINFO_UNAVAIL;
+	default:
+		return PAM_SERVICE_ERR;
+	}
+}
+
+static int log_priority(int result)
+{
+	switch (result) {
+	case PAM_VAULT_SUCCESS:
+		return LOG_INFO;
+	case PAM_VAULT_AUTH_ERR:
+		return LOG_NOTICE;
+	default:
+		return LOG_ERR;
+	}
+}
+
+static const char *item_string(pam_handle_t *pamh, int type)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(pamh, type, &item) != PAM_SUCCESS || item == NULL)
+		return "";
+	return item;
+}
+
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+				   const char **argv)
+{
+	int debug = has_arg(argc, argv, "debug");
+	const char *user = NULL, *authtok = NULL;
+	int ret;
+
+	ret = pam_get_user(pamh, &user, NULL);
+	if (ret == PAM_CONV_AGAIN)
+		return PAM_INCOMPLETE;
+	if (ret != PAM_SUCCESS || user == NULL) {
+		pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name: %s",
+			   pam_strerror(pamh, ret));
+		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
+	}
+	/* pam_get_authtok honours use_first_pass and try_first_pass itself. */
+	ret = pam_get_authtok(pamh, PAM_AUTHTOK, &authtok, NULL);
+	if (ret == PAM_CONV_AGAIN)
+		return PAM_INCOMPLETE;
+	if (ret != PAM_SUCCESS || authtok == NULL) {
+		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the one-time password for %s: %s",
+			   user, pam_strerror(pamh, ret));
+		return ret == PAM_SUCCESS ? PAM_AUTH_ERR : ret;
+	}
+
+	struct pam_vault_request req = {
+		.argc = argc,
+		.argv = argv,
+		.user = user,
+		.authtok = authtok,
+		.rhost = item_string(pamh, PAM_RHOST),
+		.service = item_string(pamh, PAM_SERVICE),
+	};
+	struct pam_vault_verdict verdict = {.result = PAM_VAULT_SERVICE_ERR};
+	pam_vault_decide_fn decide;
+	pid_t loader;
+
+	ret = find_engine(pamh, &decide, &loader);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	if (decide != NULL) {
+		if (debug)
+			pam_syslog(pamh, LOG_DEBUG, "verifying in process");
+		decide(&req, &verdict);
+	} else {
+		if (debug)
+			pam_syslog(pamh, LOG_DEBUG,
+				   "engine was loaded by ancestor process %d; verifying in a helper process",
+				   (int)loader);
+		if (run_helper(pamh, &req, &verdict) != 0)
+			return PAM_SERVICE_ERR;
+	}
+	verdict.message[sizeof(verdict.message) - 1] = '\0';
+	verdict.log[sizeof(verdict.log) - 1] = '\0';
+
+	pam_syslog(pamh, log_priority(verdict.result), "%s", verdict.log);
+	if (verdict.message[0] != '\0' && !(flags & PAM_SILENT)) {
+		int r = pam_error(pamh, "%s", verdict.message);
+		if (r != PAM_SUCCESS && debug)
+			pam_syslog(pamh, LOG_DEBUG, "cannot show a message: %s",
+				   pam_strerror(pamh, r));
+	}
+	return pam_code(verdict.result);
+}
+
+/*
+ * There are no credentials to set; succeeding here is what lets sshd finish
+ * a login with pam_vault as the only auth module.
+ */
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc,
+			      const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}
+
+/* pam_vault takes no part in account, session or password management. */
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+				const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+				   const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+				    const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
+				const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}

@@ -1,0 +1,48 @@
+/*
+ * pam_vault_engine.h: the interface between the PAM adapter (pam_vault.so)
+ * and the Go engine (pam_vault_go.so). The adapter resolves both symbols
+ * with dlsym; nothing here is part of PAM's interface.
+ */
+#ifndef PAM_VAULT_ENGINE_H
+#define PAM_VAULT_ENGINE_H
+
+#include <sys/types.h>
+
+/* File name of the engine, looked up beside pam_vault.so. */
+#define PAM_VAULT_ENGINE_FILE "pam_vault_go.so"
+
+/* Symbols the engine exports. */
+#define PAM_VAULT_DECIDE_SYMBOL "pam_vault_decide"
+#define PAM_VAULT_LOADER_SYMBOL "pam_vault_loader_pid"
+
+/* Verdict results; the Go side defines the same values in internal/engine. */
+enum pam_vault_result {
+	PAM_VAULT_SUCCESS = 0,     /* PAM_SUCCESS */
+	PAM_VAULT_AUTH_ERR = 1,    /* PAM_AUTH_ERR */
+	PAM_VAULT_UNAVAILABLE = 2, /* PAM_AUTHINFO_UNAVAIL */
+	PAM_VAULT_SERVICE_ERR = 3  /* PAM_SERVICE_ERR */
+};
+
+/* Sizes of the verdict's strings, terminating NUL included. */
+#define PAM_VAULT_MESSAGE_SIZE 256
+#define PAM_VAULT_LOG_SIZE 1024
+
+struct pam_vault_request {
+	int argc;
+	const char **argv; /* the module's arguments */
+	const char *user;
+	const char *authtok;
+	const char *rhost;   /* "" when unset */
+	const char *service; /* "" when unset */
+};
+
+struct pam_vault_verdict {
+	int result; /* enum pam_vault_result */
+	char message[PAM_VAULT_MESSAGE_SIZE];
+	char log[PAM_VAULT_LOG_SIZE];
+};
+
+typedef void (*pam_vault_decide_fn)(struct pam_vault_request *,
+				    struct pam_vault_verdict *);
+
+#endif

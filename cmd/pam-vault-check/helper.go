@@ -1,0 +1,26 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"pam_vault/internal/engine"
+)
+
+// runHelper serves the PAM module's fallback path: one request in, one
+// verdict out. The module starts it with an empty environment and reads the
+// verdict under a hard deadline; stderr goes nowhere.
+func runHelper(stdin io.Reader, stdout io.Writer) int {
+	var v engine.Verdict
+	req, err := engine.ReadRequest(stdin)
+	if err != nil {
+		v = engine.Verdict{Result: engine.ServiceErr, Log: fmt.Sprintf("configuration error; reason=%q", "helper: "+err.Error())}
+	} else {
+		v = engine.Decide(context.Background(), req)
+	}
+	if _, err := stdout.Write(engine.AppendVerdict(nil, v)); err != nil {
+		return 1
+	}
+	return 0
+}

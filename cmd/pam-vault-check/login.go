@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"pam_vault/internal/config"
+	"pam_vault/internal/engine"
+)
+
+// runLogin runs the module's verdict for one OTP and explains it.
+func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pam-vault-check login", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	user := fs.String("user", "", "the user name the login is for (PAM_USER)")
+	rhost := fs.String("rhost", "", "the remote host, as PAM_RHOST (only logged)")
+	cfgPath := fs.String("config", config.DefaultPath, "the config file")
+	dev := fs.Bool("dev", false, "allow a plain http vault_addr, as the module's dev argument")
+	debug := fs.Bool("debug", false, "add details to the log line, as the module's debug argument")
+	if err := fs.Parse(args); err != nil {
+		return 64
+	}
+	if *user == "" || fs.NArg() != 0 {
+		return usageError(stderr, errors.New("usage: pam-vault-check login -user=NAME [-rhost=ADDR] [-config=PATH] [-dev] [-debug]"))
+	}
+	otp, err := readOTP(stdin, stderr, *user)
+	if err != nil {
+		return usageError(stderr, err)
+	}
+	fmt.Fprintln(stderr, "note: a valid OTP is used up by this check, as by a login; ask Vault for a new one to log in")
+
+	moduleArgs := []string{"config=" + *cfgPath}
+	if *dev {
+		moduleArgs = append(moduleArgs, "dev")
+	}
+	if *debug {
+		moduleArgs = append(moduleArgs, "debug")
+	}
+	v := engine.Decide(context.Background(), engine.Request{
+		Args: moduleArgs, User: *user, Token: otp, RemoteHost: *rhost, Service: "pam-vault-check",
+	})
+	fmt.Fprintf(stdout, "verdict: %s (%s)\n", v.Result.PAMName(), explain(v.Result, *user))
+	fmt.Fprintf(stdout, "log:     %s\n", v.Log)
+	if v.Message != "" {
+		fmt.Fprintf(stdout, "user is told: %s\n", v.Message)
+	}
+	return int(v.Result)
+}
+
+func explain(r engine.Result, user string) string {
+	switch r {
+	case engine.Success:
+		return "the module would let " + user + " in"
+	case engine.AuthErr:
+		return "the module would refuse this password"
+	case engine.Unavailable:
+		return "the module could not get an answer from Vault"
+	default:
+		return "the module cannot work with this configuration"
+	}
+}
+
+// readOTP reads one line: from the terminal without echo, or from a pipe.
+func readOTP(stdin io.Reader, stderr io.Writer, user string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "One-time password for %s: ", user)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		return string(b), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on standard input")
+	}
+	return line, nil
+}

@@ -1,0 +1,10 @@
+module pam_vault
+
+go 1.26.0
+
+require (
+	github.com/hashicorp/hcl v1.0.0
+	golang.org/x/term v0.48.0
+)
+
+require golang.org/x/sys v0.50.0 // indirect

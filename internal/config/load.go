@@ -1,0 +1,110 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// maxFileSize is the largest config file Load reads. Real files are a few
+// hundred bytes.
+const maxFileSize = 1 << 20
+
+// Load reads and parses the config file at path. It refuses, with an *Error
+// that says how to fix it, a file that is missing, is a symbolic link, is not
+// a regular file, is owned by anyone but root or the effective user, is
+// writable by group or others, or is larger than 1 MiB. The checks are made on
+// the open descriptor, so the file cannot be swapped between check and read.
+func Load(path string) (*Config, error) {
+	fd, err := openConfig(path)
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("cannot stat the open file: %v", err), err: err}
+	}
+	if err := checkFile(path, &st, os.Geteuid()); err != nil {
+		return nil, err
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("cannot read the file: %v", err), err: err}
+	}
+	if len(src) > maxFileSize {
+		return nil, errorf(path, 0, "larger than %d bytes; this is not a pam_vault config file", maxFileSize)
+	}
+	return Parse(path, src)
+}
+
+// openConfig opens path read-only without following a symbolic link in its
+// last component. O_NONBLOCK keeps a FIFO planted at path from blocking the
+// open; fstat then rejects it.
+func openConfig(path string) (int, error) {
+	const flags = syscall.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_CLOEXEC |
+		syscall.O_NONBLOCK | syscall.O_NOCTTY
+	for {
+		fd, err := syscall.Open(path, flags, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+// openError explains why openConfig failed.
+func openError(path string, err error) *Error {
+	var msg string
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		msg = "no such file; create it, or point the config= module argument at the right file"
+	case errors.Is(err, syscall.ELOOP):
+		msg = "cannot open: too many levels of symbolic links"
+		if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			msg = "is a symbolic link, which pam_vault does not follow; point the config= module argument at the file itself"
+		}
+	case errors.Is(err, syscall.EACCES):
+		msg = "permission denied; the file must be readable by root"
+	default:
+		msg = fmt.Sprintf("cannot open: %v", err)
+	}
+	return &Error{Path: path, Msg: msg, err: err}
+}
+
+// checkFile applies sshd's StrictModes rule to the open file: a regular file,
+// owned by root or by euid, not writable by group or others.
+func checkFile(path string, st *syscall.Stat_t, euid int) *Error {
+	if kind := st.Mode & syscall.S_IFMT; kind != syscall.S_IFREG {
+		return errorf(path, 0, "is %s, not a regular file; point the config= module argument at the config file", fileKind(kind))
+	}
+	if st.Uid != 0 && int64(st.Uid) != int64(euid) {
+		return errorf(path, 0, "owned by uid %d, not root; run chown root %s", st.Uid, path)
+	}
+	if perm := st.Mode & 0o7777; perm&0o022 != 0 {
+		return errorf(path, 0, "writable by group or others (mode %04o); run chmod go-w %s", perm, path)
+	}
+	return nil
+}
+
+// fileKind names a file type from the S_IFMT bits of a mode.
+func fileKind(kind uint32) string {
+	switch kind {
+	case syscall.S_IFDIR:
+		return "a directory"
+	case syscall.S_IFIFO:
+		return "a named pipe"
+	case syscall.S_IFSOCK:
+		return "a socket"
+	case syscall.S_IFCHR:
+		return "a character device"
+	case syscall.S_IFBLK:
+		return "a block device"
+	case syscall.S_IFLNK:
+		return "a symbolic link"
+	}
+	return fmt.Sprintf("a file of type %#o", kind)
+}

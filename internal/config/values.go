@@ -1,0 +1,195 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl"
+	"github.com/hashicorp/hcl/hcl/ast"
+)
+
+// wrongType is the error for a value of key that hcl.DecodeObject could not
+// decode as want.
+func (d *decoder) wrongType(key, want string, val ast.Node, err error) *Error {
+	e := d.errorf("%s must be %s, not %s", key, want, describe(val))
+	e.err = err
+	return e
+}
+
+// string decodes val as hcl.Decode decodes a string field: a quoted string,
+// a heredoc, or a whole number (kept as written).
+func (d *decoder) string(key string, val ast.Node) (string, error) {
+	var s string
+	if err := hcl.DecodeObject(&s, val); err != nil {
+		return "", d.wrongType(key, "a string in double quotes", val, err)
+	}
+	return s, nil
+}
+
+// stringInto returns a setter that stores a string value, unchecked, in the
+// field of Config that field returns.
+func stringInto(field func(*Config) *string) setter {
+	return func(d *decoder, key string, val ast.Node) error {
+		s, err := d.string(key, val)
+		if err != nil {
+			return err
+		}
+		*field(d.cfg) = s
+		return nil
+	}
+}
+
+// setVaultAddr stores vault_addr: an http or https URL with a host and no
+// user information. Whether plain http is allowed is CheckScheme's call.
+func setVaultAddr(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	if s == "" {
+		return d.errorf(`vault_addr is empty; set it to the Vault server's address, such as "https://vault.example.com:8200"`)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// url.Error repeats the whole address, which may hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		e := d.errorf("vault_addr is not a valid URL: %v", err)
+		e.err = err
+		return e
+	}
+	if u.User != nil {
+		return d.errorf("vault_addr must not hold a user name or password; remove the part before @")
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return d.errorf(`vault_addr %q must start with https:// (or http:// with the dev module argument), as in "https://vault.example.com:8200"`, s)
+	}
+	if u.Hostname() == "" {
+		return d.errorf("vault_addr %q has no host name", s)
+	}
+	d.cfg.VaultAddr = s
+	return nil
+}
+
+// setMountPoint stores ssh_mount_point without leading or trailing slashes.
+func setMountPoint(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	mount := strings.Trim(s, "/")
+	if mount == "" {
+		return d.errorf(`ssh_mount_point %q is empty; set it to the mount path of the SSH secrets engine, such as "ssh"`, s)
+	}
+	d.cfg.SSHMountPoint = mount
+	return nil
+}
+
+// setSkipVerify stores tls_skip_verify, a bare true or false.
+func setSkipVerify(d *decoder, key string, val ast.Node) error {
+	var b bool
+	if err := hcl.DecodeObject(&b, val); err != nil {
+		return d.wrongType(key, "true or false without quotes", val, err)
+	}
+	d.cfg.TLSSkipVerify = b
+	return nil
+}
+
+// splitList splits a comma-separated string into its entries, trimmed of
+// spaces, dropping empty ones.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// setCIDRList stores allowed_cidr_list, a comma-separated string of CIDR
+// blocks such as "10.0.0.0/8, 192.168.1.0/24".
+func setCIDRList(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	var prefixes []netip.Prefix
+	for _, e := range splitList(s) {
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			if ip, ipErr := netip.ParseAddr(e); ipErr == nil {
+				return d.errorf("allowed_cidr_list entry %q is an address, not a CIDR block; write %s/%d to allow that one address",
+					e, e, ip.BitLen())
+			}
+			ce := d.errorf("allowed_cidr_list entry %q is not a CIDR block such as 10.0.0.0/8", e)
+			ce.err = err
+			return ce
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	d.cfg.AllowedCIDRs = prefixes
+	return nil
+}
+
+// setRoles stores allowed_roles, a comma-separated string of role names or
+// "*". Empty means no role is allowed.
+func setRoles(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	d.cfg.AllowedRoles = splitList(s)
+	return nil
+}
+
+// setTimeout stores pam_vault's timeout: a whole number of seconds (bare or
+// quoted) or a Go duration string such as "1500ms", above 0 and at most
+// MaxTimeout.
+func setTimeout(d *decoder, key string, val ast.Node) error {
+	const want = `a whole number of seconds or a duration in quotes such as "1500ms"`
+	if _, ok := val.(*ast.LiteralType); !ok {
+		return d.wrongType(key, want, val, nil)
+	}
+	var v any
+	if err := hcl.DecodeObject(&v, val); err != nil {
+		e := d.errorf("timeout is out of range; the most allowed is %s", MaxTimeout)
+		e.err = err
+		return e
+	}
+	var t time.Duration
+	switch v := v.(type) {
+	case int:
+		if v <= 0 || time.Duration(v) > MaxTimeout/time.Second {
+			return d.errorf("timeout %d must be more than 0 and at most %d seconds", v, MaxTimeout/time.Second)
+		}
+		t = time.Duration(v) * time.Second
+	case string:
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			if n <= 0 || time.Duration(n) > MaxTimeout/time.Second {
+				return d.errorf("timeout %q must be more than 0 and at most %d seconds", v, MaxTimeout/time.Second)
+			}
+			t = time.Duration(n) * time.Second
+			break
+		}
+		var err error
+		if t, err = time.ParseDuration(v); err != nil {
+			e := d.errorf("timeout %q is not %s", v, want)
+			e.err = err
+			return e
+		}
+		if t <= 0 || t > MaxTimeout {
+			return d.errorf("timeout %q must be more than 0 and at most %s", v, MaxTimeout)
+		}
+	default:
+		return d.wrongType(key, want, val, nil)
+	}
+	d.cfg.Timeout = t
+	return nil
+}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// The helper wire format, spoken between the C adapter and
+// `pam-vault-check helper` over the helper's standard input and output.
+// Every field is a string terminated by a NUL byte, which no C string holds.
+//
+//	request: user, token, rhost, service, then each module argument, to EOF
+//	verdict: result as a decimal digit, message, log line
+//
+// Both sides cap sizes, so neither can make the other read without bound.
+const (
+	// MaxRequest bounds a request on the wire.
+	MaxRequest = 64 << 10
+	// MaxMessage and MaxLog bound the verdict's strings; they match the
+	// buffers of struct pam_vault_verdict in cgo/pam_vault_engine.h,
+	// which hold one byte more for the terminating NUL.
+	MaxMessage = 255
+	MaxLog     = 1023
+)
+
+// ReadRequest reads one request in the helper wire format.
+func ReadRequest(r io.Reader) (Request, error) {
+	buf, err := io.ReadAll(io.LimitReader(r, MaxRequest+1))
+	if err != nil {
+		return Request{}, fmt.Errorf("reading request: %w", err)
+	}
+	if len(buf) > MaxRequest {
+		return Request{}, fmt.Errorf("request is larger than %d bytes", MaxRequest)
+	}
+	if len(buf) == 0 || buf[len(buf)-1] != 0 {
+		return Request{}, errors.New("request does not end with a NUL byte")
+	}
+	fields := bytes.Split(buf[:len(buf)-1], []byte{0})
+	if len(fields) < 4 {
+		return Request{}, fmt.Errorf("request has %d fields, want at least 4", len(fields))
+	}
+	req := Request{
+		User:       string(fields[0]),
+		Token:      string(fields[1]),
+		RemoteHost: string(fields[2]),
+		Service:    string(fields[3]),
+	}
+	for _, a := range fields[4:] {
+		req.Args = append(req.Args, string(a))
+	}
+	return req, nil
+}
+
+// AppendRequest appends req in the helper wire format. The adapter has its own
+// encoder in C; this one serves tests and benchmarks of the helper.
+func AppendRequest(dst []byte, req Request) []byte {
+	for _, s := range append([]string{req.User, req.Token, req.RemoteHost, req.Service}, req.Args...) {
+		dst = append(dst, s...)
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// AppendVerdict appends v in the helper wire format, with its strings cut to
+// the adapter's buffer sizes and cleared of NUL bytes.
+func AppendVerdict(dst []byte, v Verdict) []byte {
+	dst = strconv.AppendInt(dst, int64(v.Result), 10)
+	dst = append(dst, 0)
+	dst = append(dst, Clip(v.Message, MaxMessage)...)
+	dst = append(dst, 0)
+	dst = append(dst, Clip(v.Log, MaxLog)...)
+	return append(dst, 0)
+}
+
+// ReadVerdict parses a verdict in the helper wire format.
+func ReadVerdict(buf []byte) (Verdict, error) {
+	if len(buf) == 0 || buf[len(buf)-1] != 0 {
+		return Verdict{}, errors.New("verdict does not end with a NUL byte")
+	}
+	fields := bytes.Split(buf[:len(buf)-1], []byte{0})
+	if len(fields) != 3 {
+		return Verdict{}, fmt.Errorf("verdict has %d fields, want 3", len(fields))
+	}
+	n, err := strconv.Atoi(string(fields[0]))
+	if err != nil || n < int(Success) || n > int(ServiceErr) {
+		return Verdict{}, fmt.Errorf("verdict result %q is not one of 0-3", fields[0])
+	}
+	return Verdict{Result: Result(n), Message: string(fields[1]), Log: string(fields[2])}, nil
+}
+
+// Clip returns s without NUL bytes, cut to at most max bytes on a UTF-8
+// boundary, so that it fits a C buffer of max+1 bytes.
+func Clip(s string, max int) string {
+	s = string(bytes.ReplaceAll([]byte(s), []byte{0}, nil))
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut]
+}

@@ -1,0 +1,31 @@
+package verify
+
+import (
+	"fmt"
+	"net/netip"
+
+	"pam_vault/internal/config"
+	"pam_vault/internal/netcheck"
+)
+
+// Check applies the host's rules to what Vault said about a valid OTP, in the
+// order vault-ssh-helper applies them: the OTP's username must equal user
+// exactly; its IP must equal an address in local exactly or lie inside an
+// allowed_cidr_list entry; its role must be allowed. The error wraps
+// ErrRejected, or ErrUnavailable when Vault's IP is not an address at all.
+func Check(cfg *config.Config, a Answer, user string, local []netip.Addr) error {
+	if a.Username != user {
+		return fmt.Errorf("%w: OTP was issued for user %q", ErrRejected, a.Username)
+	}
+	ip, err := netcheck.ParseIP(a.IP)
+	if err != nil {
+		return fmt.Errorf("%w: Vault answered an OTP ip that is not an address: %w", ErrUnavailable, err)
+	}
+	if ok, why := netcheck.Allowed(ip, local, cfg.AllowedCIDRs); !ok {
+		return fmt.Errorf("%w: OTP was issued for another host: %s", ErrRejected, why)
+	}
+	if !cfg.RoleAllowed(a.Role) {
+		return fmt.Errorf("%w: role %q is not in allowed_roles", ErrRejected, a.Role)
+	}
+	return nil
+}

@@ -1,0 +1,310 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"pam_vault/internal/config"
+)
+
+// MaxAnswer bounds the body read from one Vault answer. A verify answer is a
+// few hundred bytes; anything near the bound is not Vault.
+const MaxAnswer = 64 << 10
+
+// Client sends requests to the Vault server of one configuration.
+type Client struct {
+	base      *url.URL
+	mount     string
+	namespace string
+	http      *http.Client
+}
+
+// NewClient builds a client from cfg alone. It reads the CA files named by
+// cfg but nothing from the environment, and the HTTP transport it uses has
+// no proxy and its own TLS settings.
+func NewClient(cfg *config.Config) (*Client, error) {
+	base, err := url.Parse(cfg.VaultAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: vault_addr: %w", ErrConfig, err)
+	}
+	tlsConf, err := TLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	transport := &http.Transport{
+		Proxy:                  nil, // never HTTP_PROXY and friends
+		DialContext:            (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: -1}).DialContext,
+		TLSClientConfig:        tlsConf,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: MaxAnswer,
+		DisableCompression:     true,
+		DisableKeepAlives:      true,
+	}
+	return &Client{
+		base:      base,
+		mount:     cfg.SSHMountPoint,
+		namespace: cfg.Namespace,
+		http: &http.Client{
+			Transport: transport,
+			// A redirect would carry the OTP to an address the operator did
+			// not configure.
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+	}, nil
+}
+
+// Answer is what Vault says about a valid OTP: whom and where it was issued
+// for, and under which role. Vault deletes the OTP when it answers this.
+type Answer struct {
+	Username string
+	IP       string
+	Role     string
+}
+
+// Verify asks Vault whether otp is valid. The caller must have checked the
+// shape with IsOTP. The error wraps ErrRejected when Vault says the OTP is not
+// valid and ErrUnavailable when Vault gave no usable answer.
+func (c *Client) Verify(ctx context.Context, otp string) (Answer, error) {
+	status, body, err := c.put(ctx, c.mount+"/verify", map[string]string{"otp": otp})
+	if err != nil {
+		return Answer{}, err
+	}
+	return decodeVerify(status, body)
+}
+
+// echoRequest is the OTP value that Vault answers with echoResponse without
+// looking anything up: a harmless probe of reachability, mount and namespace.
+const (
+	echoRequest  = "verify-echo-request"
+	echoResponse = "verify-echo-response"
+)
+
+// Echo sends Vault's echo request to the verify endpoint. Success proves that
+// the server is reachable, trusted, unsealed and has an SSH secrets engine at
+// the configured mount in the configured namespace. It consumes nothing.
+func (c *Client) Echo(ctx context.Context) error {
+	status, body, err := c.put(ctx, c.mount+"/verify", map[string]string{"otp": echoRequest})
+	if err != nil {
+		return err
+	}
+	return decodeEcho(status, body)
+}
+
+// Health is the state Vault reports at sys/health.
+type Health struct {
+	Initialized bool   `json:"initialized"`
+	Sealed      bool   `json:"sealed"`
+	Standby     bool   `json:"standby"`
+	Version     string `json:"version"`
+}
+
+// Health reads sys/health, which needs no token.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, "sys/health?standbyok=true&perfstandbyok=true", nil)
+	if err != nil {
+		return Health{}, err
+	}
+	_, body, err := c.do(req)
+	if err != nil {
+		return Health{}, err
+	}
+	var h Health
+	if err := json.Unmarshal(body, &h); err != nil {
+		return Health{}, fmt.Errorf("%w: sys/health answer is not JSON: %w", ErrUnavailable, err)
+	}
+	return h, nil
+}
+
+// PeerCertificates connects to Vault with TLS and returns the chain the
+// server presented. It fails for an http address.
+func (c *Client) PeerCertificates(ctx context.Context) (*tls.ConnectionState, error) {
+	if c.base.Scheme != "https" {
+		return nil, fmt.Errorf("%s does not use TLS", c.base.Redacted())
+	}
+	t := c.http.Transport.(*http.Transport)
+	host := c.base.Host
+	if c.base.Port() == "" {
+		host = net.JoinHostPort(c.base.Hostname(), "443")
+	}
+	conf := t.TLSClientConfig.Clone()
+	if conf.ServerName == "" {
+		conf.ServerName = c.base.Hostname()
+	}
+	dialer := &tls.Dialer{NetDialer: &net.Dialer{}, Config: conf}
+	conn, err := dialer.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, fmt.Errorf("%w: TLS connection to %s: %w", ErrUnavailable, host, err)
+	}
+	defer conn.Close()
+	state := conn.(*tls.Conn).ConnectionState()
+	return &state, nil
+}
+
+func (c *Client) put(ctx context.Context, path string, payload any) (int, []byte, error) {
+	buf, err := json.Marshal(payload)
+	if err != nil {
+		return 0, nil, fmt.Errorf("encoding request: %w", err)
+	}
+	req, err := c.newRequest(ctx, http.MethodPut, path, buf)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req)
+}
+
+func (c *Client) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
+	u := c.base.JoinPath("v1")
+	rel, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: request path %q: %w", ErrConfig, path, err)
+	}
+	u = u.JoinPath(rel.Path)
+	u.RawQuery = rel.RawQuery
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: building request: %w", ErrConfig, err)
+	}
+	// Vault refuses API requests without this header on some listeners;
+	// it marks the request as coming from an API client, not a browser.
+	req.Header.Set("X-Vault-Request", "true")
+	if c.namespace != "" {
+		req.Header.Set("X-Vault-Namespace", c.namespace)
+	}
+	return req, nil
+}
+
+// do sends req and reads at most MaxAnswer bytes of the answer.
+func (c *Client) do(req *http.Request) (int, []byte, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, req.Method, redactedURL(req.URL), unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: reading answer of %s: %w", ErrUnavailable, redactedURL(req.URL), err)
+	}
+	if len(body) > MaxAnswer {
+		return 0, nil, fmt.Errorf("%w: answer of %s is larger than %d bytes", ErrUnavailable, redactedURL(req.URL), MaxAnswer)
+	}
+	return resp.StatusCode, body, nil
+}
+
+func redactedURL(u *url.URL) string {
+	v := *u
+	v.RawQuery = ""
+	return v.Redacted()
+}
+
+// unwrapURLError drops the *url.Error layer, whose text repeats the method
+// and address already in the message.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("timed out: %w", ue.Err)
+		}
+		return ue.Err
+	}
+	return err
+}
+
+// vaultAnswer is the envelope of every Vault API answer.
+type vaultAnswer struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []string        `json:"errors"`
+}
+
+func decodeVerify(status int, body []byte) (Answer, error) {
+	env, err := decodeEnvelope(status, body)
+	if err != nil {
+		return Answer{}, err
+	}
+	var data struct {
+		Username *string `json:"username"`
+		IP       *string `json:"ip"`
+		Role     *string `json:"role_name"`
+	}
+	if err := json.Unmarshal(env.Data, &data); err != nil {
+		return Answer{}, fmt.Errorf("%w: verify answer has malformed data: %w", ErrUnavailable, err)
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"username", data.Username}, {"ip", data.IP}, {"role_name", data.Role}} {
+		if f.v == nil || *f.v == "" {
+			return Answer{}, fmt.Errorf("%w: verify answer lacks data.%s", ErrUnavailable, f.name)
+		}
+	}
+	return Answer{Username: *data.Username, IP: *data.IP, Role: *data.Role}, nil
+}
+
+func decodeEcho(status int, body []byte) error {
+	env, err := decodeEnvelope(status, body)
+	if err != nil {
+		return err
+	}
+	var data struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(env.Data, &data); err != nil || data.Message != echoResponse {
+		return fmt.Errorf("%w: echo answer is not %q: %s", ErrUnavailable, echoResponse, truncate(string(env.Data)))
+	}
+	return nil
+}
+
+// decodeEnvelope classifies an answer by status and returns its envelope
+// when it is a 200 with a data object.
+func decodeEnvelope(status int, body []byte) (vaultAnswer, error) {
+	var env vaultAnswer
+	jsonErr := json.Unmarshal(body, &env)
+	switch {
+	case status == http.StatusOK:
+		if jsonErr != nil {
+			return env, fmt.Errorf("%w: answer is not JSON: %w", ErrUnavailable, jsonErr)
+		}
+		if len(env.Data) == 0 || string(env.Data) == "null" {
+			return env, fmt.Errorf("%w: answer has no data", ErrUnavailable)
+		}
+		return env, nil
+	case status == http.StatusBadRequest:
+		// Vault's answer about the OTP itself: unknown or already used.
+		return env, fmt.Errorf("%w: Vault says %s", ErrRejected, vaultErrors(env, jsonErr, status))
+	case status == http.StatusNotFound:
+		return env, fmt.Errorf("%w: no SSH secrets engine answers at this mount and namespace (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
+	case status == http.StatusServiceUnavailable:
+		return env, fmt.Errorf("%w: Vault is sealed or in maintenance (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
+	default:
+		return env, fmt.Errorf("%w: %s", ErrUnavailable, vaultErrors(env, jsonErr, status))
+	}
+}
+
+func vaultErrors(env vaultAnswer, jsonErr error, status int) string {
+	msg := fmt.Sprintf("HTTP %d", status)
+	if jsonErr == nil && len(env.Errors) > 0 {
+		msg += ": " + truncate(strings.Join(env.Errors, "; "))
+	}
+	return msg
+}
+
+// truncate keeps a message from Vault short enough for one log line.
+func truncate(s string) string {
+	const max = 200
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages pam_vault needs to build and test, when any is
+# missing. Safe to run again: it does nothing when all are present.
+set -eu
+packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates"
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing Debian packages:$missing; run as root or: sudo apt-get install$missing" >&2
+		exit 1
+	fi
+	echo ">>> installing Debian packages:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+	echo "Go 1.25 or newer is needed (go not on PATH nor in /usr/local/go)" >&2
+	exit 1
+fi

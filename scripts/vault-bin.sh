@@ -1,0 +1,25 @@
+#!/bin/sh
+# Prints the path of the Vault server the tests and the demo run: $VAULT_BIN,
+# else a vault on PATH, else the pinned release built from source once and
+# cached outside the repository.
+set -eu
+if [ -n "${VAULT_BIN:-}" ]; then
+	echo "$VAULT_BIN"
+	exit 0
+fi
+if command -v vault >/dev/null 2>&1; then
+	command -v vault
+	exit 0
+fi
+version=v1.21.0
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/pam_vault"
+bin="$cache/vault-$version"
+if [ ! -x "$bin" ]; then
+	echo ">>> building Vault $version from source into $bin" >&2
+	echo ">>> this happens once: about 12 minutes and 4 GB of Go module downloads" >&2
+	mkdir -p "$cache"
+	here=$(cd "$(dirname "$0")/.." && pwd)
+	(cd "$here/test/vault" && go build -trimpath -o "$bin.tmp" .) >&2
+	mv "$bin.tmp" "$bin"
+fi
+echo "$bin"
