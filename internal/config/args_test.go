@@ -1,0 +1,55 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name     string
+		argv     []string
+		want     Args
+		warnings []string // a part of each warning, in order
+	}{
+		{"none", nil, Args{ConfigPath: DefaultPath}, nil},
+		{"empty slice", []string{}, Args{ConfigPath: DefaultPath}, nil},
+		{"config", []string{"config=/etc/pam_vault/config.hcl"}, Args{ConfigPath: "/etc/pam_vault/config.hcl"}, nil},
+		{"config with =", []string{"config=/etc/a=b.hcl"}, Args{ConfigPath: "/etc/a=b.hcl"}, nil},
+		{"all flags", []string{"dev", "debug", "use_first_pass", "try_first_pass"},
+			Args{ConfigPath: DefaultPath, Dev: true, Debug: true, UseFirstPass: true, TryFirstPass: true}, nil},
+		{"config and dev", []string{"dev", "config=/tmp/c.hcl"}, Args{ConfigPath: "/tmp/c.hcl", Dev: true}, nil},
+		{"repeated flag", []string{"debug", "debug"}, Args{ConfigPath: DefaultPath, Debug: true}, nil},
+		{"empty config", []string{"config="}, Args{ConfigPath: DefaultPath}, []string{"config= has an empty path"}},
+		{"relative config", []string{"config=config.hcl"}, Args{ConfigPath: DefaultPath}, []string{`config="config.hcl" is not an absolute path`}},
+		{"config twice", []string{"config=/a.hcl", "config=/b.hcl"}, Args{ConfigPath: "/b.hcl"}, []string{"more than once"}},
+		{"unknown", []string{"verbose"}, Args{ConfigPath: DefaultPath}, []string{`unknown module argument "verbose"`}},
+		{"case matters", []string{"DEV"}, Args{ConfigPath: DefaultPath}, []string{`"DEV"`}},
+		{"no config prefix match", []string{"config"}, Args{ConfigPath: DefaultPath}, []string{`unknown module argument "config"`}},
+		{"dev with value", []string{"dev=1"}, Args{ConfigPath: DefaultPath}, []string{`"dev=1"`}},
+		{"empty argument", []string{""}, Args{ConfigPath: DefaultPath}, []string{`unknown module argument ""`}},
+		{"control characters quoted", []string{"a\nb"}, Args{ConfigPath: DefaultPath}, []string{`"a\nb"`}},
+		{"mixed", []string{"bogus", "use_first_pass", "config=", "config=/x.hcl"},
+			Args{ConfigPath: "/x.hcl", UseFirstPass: true}, []string{`"bogus"`, "empty path"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, warnings := ParseArgs(tt.argv)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("ParseArgs(%q) = %+v, want %+v", tt.argv, got, tt.want)
+			}
+			if len(warnings) != len(tt.warnings) {
+				t.Fatalf("warnings = %q, want %d matching %q", warnings, len(tt.warnings), tt.warnings)
+			}
+			for i, w := range warnings {
+				if !strings.Contains(w, tt.warnings[i]) {
+					t.Errorf("warning %d = %q, want it to contain %q", i, w, tt.warnings[i])
+				}
+				if strings.ContainsAny(w, "\n\r") {
+					t.Errorf("warning %d = %q holds a line break", i, w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,180 @@
+package pamtester
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// PAM's numeric codes, as the harness prints them.
+const (
+	codeSuccess     = "0"
+	codeServiceErr  = "3"
+	codeAuthErr     = "7"
+	codeUnavailable = "9"
+)
+
+var (
+	harnessOnce sync.Once
+	harnessPath string
+	harnessErr  error
+)
+
+// forkHarness compiles testdata/forkharness.c once.
+func forkHarness(t *testing.T, e *env) string {
+	t.Helper()
+	harnessOnce.Do(func() {
+		harnessPath = filepath.Join(e.dir, "forkharness")
+		out, err := exec.Command("cc", "-Wall", "-Wextra", "-Werror", "-o", harnessPath,
+			"testdata/forkharness.c", "-lpam").CombinedOutput()
+		if err != nil {
+			harnessErr = err
+			harnessPath = string(out)
+		}
+	})
+	if harnessErr != nil {
+		t.Fatalf("compiling the fork harness: %v\n%s", harnessErr, harnessPath)
+	}
+	return harnessPath
+}
+
+// forkRun is one run of the harness: what the parent and the child got.
+type forkRun struct {
+	parent, child string
+	syslog        []string
+	output        string
+}
+
+// fork runs the harness: pam_start, optionally authenticate in the parent
+// with parentToken, fork, authenticate in the child with childToken.
+func (e *env) fork(t *testing.T, service, childToken, parentToken string) forkRun {
+	t.Helper()
+	args := []string{service, testUser, childToken}
+	if parentToken != "" {
+		args = append(args, parentToken)
+	}
+	cmd := exec.Command(forkHarness(t, e), args...)
+	// Level 3 adds the adapter's debug lines, which say which path it took.
+	cmd.Env = append(e.wrapperEnv(), "PAM_WRAPPER_DEBUGLEVEL=3")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("fork harness: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	r := forkRun{output: stdout.String() + stderr.String()}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "parent "); ok {
+			r.parent = v
+		}
+		if v, ok := strings.CutPrefix(sc.Text(), "child "); ok {
+			r.child = v
+		}
+	}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if m := syslogLine.FindStringSubmatch(line); m != nil {
+			r.syslog = append(r.syslog, m[1])
+		}
+	}
+	return r
+}
+
+// TestForkedChildNeverHangs is how OpenSSH authenticates keyboard-interactive
+// logins: pam_start in the parent, pam_authenticate in a forked child. The
+// engine must load in the child, and every verdict must be right.
+func TestForkedChildNeverHangs(t *testing.T) {
+	e := setup(t)
+	svc := e.vaultService(t, "fork", e.configText(), "debug")
+	for i := 0; i < 20; i++ {
+		var token, want string
+		switch i % 3 {
+		case 0:
+			token, want = e.otp(t, role, testUser, "127.0.0.1"), codeSuccess
+		case 1:
+			token, want = e.otp(t, role, "bob", "127.0.0.1"), codeAuthErr
+		default:
+			token, want = "not-an-otp", codeAuthErr
+		}
+		r := e.fork(t, svc, token, "")
+		if r.child != want {
+			t.Fatalf("login %d: child got %q, want %q\n%s", i, r.child, want, r.output)
+		}
+		if !containsLine(r.syslog, "verifying in process") {
+			t.Fatalf("login %d: the child did not verify in process:\n%s", i, strings.Join(r.syslog, "\n"))
+		}
+	}
+}
+
+// TestHelperPathGivesTheSameVerdict authenticates once in the parent, which
+// loads the engine there, then forks: the child must not call into the
+// inherited Go runtime and must reach the same verdicts through the helper.
+func TestHelperPathGivesTheSameVerdict(t *testing.T) {
+	e := setup(t)
+	svc := e.vaultService(t, "fork-helper", e.configText(), "debug")
+	for _, tc := range []struct {
+		name  string
+		token func() string
+		want  string
+		log   string
+	}{
+		{"valid OTP", func() string { return e.otp(t, role, testUser, "127.0.0.1") }, codeSuccess, "accepted Vault OTP"},
+		{"OTP of another user", func() string { return e.otp(t, role, "bob", "127.0.0.1") }, codeAuthErr, `issued for user \"bob\"`},
+		{"OTP of another host", func() string { return e.otp(t, role, testUser, foreignIP) }, codeAuthErr, "another host"},
+		{"role not allowed", func() string { return e.otp(t, otherRole, testUser, "127.0.0.1") }, codeAuthErr, "allowed_roles"},
+		{"not an OTP", func() string { return "hunter2" }, codeAuthErr, "Vault was not asked"},
+		{"unknown OTP", func() string { return "88b0fc03-44e3-718f-b712-50ee585f1a0e" }, codeAuthErr, "OTP not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parentOTP := e.otp(t, role, testUser, "127.0.0.1")
+			r := e.fork(t, svc, tc.token(), parentOTP)
+			if r.parent != codeSuccess {
+				t.Fatalf("parent got %q, want success\n%s", r.parent, r.output)
+			}
+			if r.child != tc.want {
+				t.Fatalf("child got %q, want %q\n%s", r.child, tc.want, r.output)
+			}
+			if !containsLine(r.syslog, "verifying in a helper process") {
+				t.Fatalf("the child did not use the helper:\n%s", strings.Join(r.syslog, "\n"))
+			}
+			if !containsLine(r.syslog, tc.log) {
+				t.Fatalf("no log line holds %q:\n%s", tc.log, strings.Join(r.syslog, "\n"))
+			}
+		})
+	}
+}
+
+// TestHelperPathUnavailableAndBrokenConfig covers the other two results
+// through the helper: the verdict crosses the wire intact.
+func TestHelperPathUnavailableAndBrokenConfig(t *testing.T) {
+	e := setup(t)
+	// The parent fails too, but it has loaded the engine, which is all
+	// that sends the child to the helper.
+	broken := e.vaultService(t, "fork-broken", e.configText(`bogus_key = 1`))
+	r := e.fork(t, broken, "88b0fc03-44e3-718f-b712-50ee585f1a0e", "88b0fc03-44e3-718f-b712-50ee585f1a0e")
+	if r.parent != codeServiceErr || r.child != codeServiceErr {
+		t.Fatalf("broken config: parent %q child %q, want %s both\n%s", r.parent, r.child, codeServiceErr, r.output)
+	}
+	if !containsLine(r.syslog, "fork-broken.hcl:5") {
+		t.Fatalf("the helper's log line lost the file and line:\n%s", strings.Join(r.syslog, "\n"))
+	}
+
+	down := strings.Replace(e.configText(), e.vault.Addr, "http://127.0.0.1:1", 1)
+	svc := e.vaultService(t, "fork-down", down)
+	r = e.fork(t, svc, "88b0fc03-44e3-718f-b712-50ee585f1a0e", "88b0fc03-44e3-718f-b712-50ee585f1a0e")
+	if r.parent != codeUnavailable || r.child != codeUnavailable {
+		t.Fatalf("Vault down: parent %q child %q, want %s both\n%s", r.parent, r.child, codeUnavailable, r.output)
+	}
+}
+
+func containsLine(lines []string, part string) bool {
+	for _, l := range lines {
+		if strings.Contains(l, part) {
+			return true
+		}
+	}
+	return false
+}
