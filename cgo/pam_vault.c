@@ -411,6 +411,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
 	int debug = has_arg(argc, argv, "debug");
+	int force_helper = has_arg(argc, argv, "helper");
 	const char *user = NULL, *authtok = NULL;
 	int ret;
 
@@ -444,15 +445,21 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	pam_vault_decide_fn decide;
 	pid_t loader;
 
-	ret = find_engine(pamh, &decide, &loader);
-	if (ret != PAM_SUCCESS)
+	if (force_helper) {
+		decide = NULL;
+		loader = 0;
+	} else if ((ret = find_engine(pamh, &decide, &loader)) != PAM_SUCCESS) {
 		return ret;
+	}
 	if (decide != NULL) {
 		if (debug)
 			pam_syslog(pamh, LOG_DEBUG, "verifying in process");
 		decide(&req, &verdict);
 	} else {
-		if (debug)
+		if (debug && force_helper)
+			pam_syslog(pamh, LOG_DEBUG,
+				   "helper argument given; verifying in a helper process");
+		else if (debug)
 			pam_syslog(pamh, LOG_DEBUG,
 				   "engine was loaded by ancestor process %d; verifying in a helper process",
 				   (int)loader);

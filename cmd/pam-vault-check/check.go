@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -67,24 +66,15 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 		r.fail("tls", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
-	defer cancel()
-
-	checkTLS(ctx, r, cfg, client)
-	checkHealth(ctx, r, client)
-	echoErr := client.Echo(ctx)
-	if echoErr != nil {
-		r.fail("mount", fmt.Errorf("%s/verify did not answer the echo request: %w", cfg.SSHMountPoint, echoErr))
-	} else {
-		r.ok("mount", "%s/verify answered the echo request", cfg.SSHMountPoint)
-	}
-	switch {
-	case cfg.Namespace == "":
-		r.ok("namespace", "none configured")
-	case echoErr == nil:
-		r.ok("namespace", "%s: the echo request was answered inside it", cfg.Namespace)
-	default:
-		r.fail("namespace", fmt.Errorf("%s: unconfirmed, the echo request inside it failed", cfg.Namespace))
+	// Each server is checked on its own, with its own timeout: logins may
+	// still work with one of them down, but the operator should hear of it.
+	for i, addr := range client.Addrs() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+		server := client.Pinned(i)
+		checkTLS(ctx, r, cfg, server, addr)
+		checkHealth(ctx, r, server, addr)
+		checkMount(ctx, r, cfg, server, addr)
+		cancel()
 	}
 	if r.failed {
 		return 1
@@ -92,20 +82,38 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func checkTLS(ctx context.Context, r *report, cfg *config.Config, client *verify.Client) {
-	if !strings.HasPrefix(cfg.VaultAddr, "https:") {
-		r.warn("tls", "not used: vault_addr is plain http (dev); OTPs cross the network in clear")
+// checkMount sends the echo request, which also proves the namespace.
+func checkMount(ctx context.Context, r *report, cfg *config.Config, server *verify.Client, addr string) {
+	err := server.Echo(ctx)
+	if err != nil {
+		r.fail("mount", fmt.Errorf("%s: %s/verify did not answer the echo request: %w", addr, cfg.SSHMountPoint, err))
+	} else {
+		r.ok("mount", "%s: %s/verify answered the echo request", addr, cfg.SSHMountPoint)
+	}
+	switch {
+	case cfg.Namespace == "":
+		r.ok("namespace", "%s: none configured", addr)
+	case err == nil:
+		r.ok("namespace", "%s: %s: the echo request was answered inside it", addr, cfg.Namespace)
+	default:
+		r.fail("namespace", fmt.Errorf("%s: %s: unconfirmed, the echo request inside it failed", addr, cfg.Namespace))
+	}
+}
+
+func checkTLS(ctx context.Context, r *report, cfg *config.Config, server *verify.Client, addr string) {
+	if !strings.HasPrefix(addr, "https:") {
+		r.warn("tls", "%s: not used: plain http (dev); OTPs cross the network in clear", addr)
 		return
 	}
-	state, err := client.PeerCertificates(ctx)
+	state, err := server.PeerCertificates(ctx)
 	if err != nil {
 		r.fail("tls", err)
 		return
 	}
 	leaf := state.PeerCertificates[0]
 	left := time.Until(leaf.NotAfter).Round(time.Hour)
-	line := fmt.Sprintf("server certificate %q, issued by %q, expires %s (in %d days)",
-		leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
+	line := fmt.Sprintf("%s: server certificate %q, issued by %q, expires %s (in %d days)",
+		leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339), addr, int(left.Hours()/24))
 	if cfg.TLSSkipVerify {
 		r.warn("tls", "%s; NOT verified: tls_skip_verify is set", line)
 		return
@@ -117,20 +125,20 @@ func checkTLS(ctx context.Context, r *report, cfg *config.Config, client *verify
 	r.ok("tls", "%s", line)
 }
 
-func checkHealth(ctx context.Context, r *report, client *verify.Client) {
-	h, err := client.Health(ctx)
+func checkHealth(ctx context.Context, r *report, server *verify.Client, addr string) {
+	h, err := server.Health(ctx)
 	switch {
 	case err != nil:
 		r.fail("reachable", err)
 	case !h.Initialized:
-		r.fail("reachable", errors.New("Vault answers but is not initialized"))
+		r.fail("reachable", fmt.Errorf("%s: Vault answers but is not initialized", addr))
 	case h.Sealed:
-		r.fail("reachable", fmt.Errorf("Vault %s answers but is sealed", h.Version))
+		r.fail("reachable", fmt.Errorf("%s: Vault %s answers but is sealed", addr, h.Version))
 	default:
 		role := "active"
 		if h.Standby {
 			role = "standby"
 		}
-		r.ok("reachable", "Vault %s, initialized, unsealed, %s", h.Version, role)
+		r.ok("reachable", "%s: Vault %s, initialized, unsealed, %s", addr, h.Version, role)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -21,14 +22,18 @@ type Args struct {
 	// TryFirstPass takes the token from an earlier module and prompts only
 	// when there is none (try_first_pass).
 	TryFirstPass bool
+	// Helper makes the adapter verify in a separate pam-vault-check process
+	// even when it could load the engine in process (helper). The adapter
+	// reads it; it is here so that it is not reported as unknown.
+	Helper bool
 }
 
-// ParseArgs reads the module arguments argv. It never fails: an argument it
-// does not understand is ignored, and a warning for the log says so. A
-// config= with an empty or relative path is ignored too (a relative path
-// would be read from the authenticating process's working directory), so
-// ConfigPath is always an absolute path.
-func ParseArgs(argv []string) (Args, []string) {
+// ParseArgs reads the module arguments argv. An argument it does not
+// understand is ignored, and a warning for the log says so. A config= whose
+// path is empty or relative is an error, not a fallback to DefaultPath: the
+// operator meant another file, and a relative path would be read from the
+// authenticating process's working directory.
+func ParseArgs(argv []string) (Args, []string, error) {
 	args := Args{ConfigPath: DefaultPath}
 	var warnings []string
 	configSet := false
@@ -46,15 +51,18 @@ func ParseArgs(argv []string) (Args, []string) {
 		case "try_first_pass":
 			args.TryFirstPass = true
 			continue
+		case "helper":
+			args.Helper = true
+			continue
 		}
 		path, ok := strings.CutPrefix(arg, "config=")
 		switch {
 		case !ok:
 			warnings = append(warnings, fmt.Sprintf("unknown module argument %q ignored", arg))
 		case path == "":
-			warnings = append(warnings, "module argument config= has an empty path; ignored")
+			return args, warnings, errors.New("module argument config= has an empty path; give the absolute path of the config file")
 		case !filepath.IsAbs(path):
-			warnings = append(warnings, fmt.Sprintf("module argument config=%q is not an absolute path; ignored", path))
+			return args, warnings, fmt.Errorf("module argument config=%q is not an absolute path; give the absolute path of the config file", path)
 		default:
 			if configSet {
 				warnings = append(warnings, fmt.Sprintf("module argument config= given more than once; the last, %q, is used", path))
@@ -63,5 +71,5 @@ func ParseArgs(argv []string) (Args, []string) {
 			configSet = true
 		}
 	}
-	return args, warnings
+	return args, warnings, nil
 }

@@ -10,20 +10,24 @@ import (
 // error is an *Error at the line of vault_addr.
 func (c *Config) CheckScheme(dev bool) error {
 	line := c.lines["vault_addr"]
-	u, err := url.Parse(c.VaultAddr)
-	if err != nil {
-		return &Error{Path: c.Path, Line: line, Msg: "vault_addr is not a valid URL", err: err}
+	if len(c.VaultAddrs) == 0 {
+		return errorf(c.Path, line, "vault_addr holds no address")
 	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && dev:
-		return nil
-	case u.Scheme == "http":
-		return errorf(c.Path, line, "vault_addr %q uses plain http; use an https:// address, or add the dev module argument to allow http", c.VaultAddr)
-	default:
-		return errorf(c.Path, line, "vault_addr %q is not an https:// address; use https (or http with the dev module argument)", c.VaultAddr)
+	for _, addr := range c.VaultAddrs {
+		u, err := url.Parse(addr)
+		if err != nil {
+			return &Error{Path: c.Path, Line: line, Msg: "vault_addr is not a valid URL", err: err}
+		}
+		switch {
+		case u.Scheme == "https":
+		case u.Scheme == "http" && dev:
+		case u.Scheme == "http":
+			return errorf(c.Path, line, "vault_addr %q uses plain http; use an https:// address, or add the dev module argument to allow http", addr)
+		default:
+			return errorf(c.Path, line, "vault_addr %q is not an https:// address; use https (or http with the dev module argument)", addr)
+		}
 	}
+	return nil
 }
 
 // RoleAllowed reports whether an OTP issued for role may log in. It is true

@@ -63,6 +63,9 @@ func TestCheckSchemeBuiltConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := &Config{Path: "built", VaultAddr: tt.addr}
+		if tt.addr != "" {
+			c.VaultAddrs = []string{tt.addr}
+		}
 		err := c.CheckScheme(tt.dev)
 		if (err == nil) != tt.ok {
 			t.Errorf("CheckScheme(%q, dev=%v) = %v, want ok=%v", tt.addr, tt.dev, err, tt.ok)

@@ -22,8 +22,11 @@ const MaxTimeout = 30 * time.Second
 type Config struct {
 	// Path is the file the configuration was read from.
 	Path string
-	// VaultAddr is the address of the Vault server, as written (vault_addr).
+	// VaultAddr is vault_addr as written: the address of the Vault server,
+	// or several separated by commas.
 	VaultAddr string
+	// VaultAddrs are the addresses of VaultAddr, in the order to try them.
+	VaultAddrs []string
 	// SSHMountPoint is the mount path of the SSH secrets engine, without
 	// surrounding slashes (ssh_mount_point, default "ssh").
 	SSHMountPoint string

@@ -57,7 +57,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzParseArgs takes a module argument list joined by NUL bytes (PAM
+// FuzzArgs takes a module argument list joined by NUL bytes (PAM
 // arguments may hold spaces).
 func FuzzArgs(f *testing.F) {
 	for _, seed := range [][]string{
@@ -72,8 +72,8 @@ func FuzzArgs(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, joined string) {
 		argv := strings.Split(joined, "\x00")
-		args, warnings := ParseArgs(argv)
-		if !filepath.IsAbs(args.ConfigPath) {
+		args, warnings, err := ParseArgs(argv)
+		if err == nil && !filepath.IsAbs(args.ConfigPath) {
 			t.Fatalf("ConfigPath %q is not absolute", args.ConfigPath)
 		}
 		if len(warnings) > len(argv) {

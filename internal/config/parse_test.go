@@ -29,6 +29,7 @@ func defaults(mod func(*Config)) Config {
 	c := Config{
 		Path:          testPath,
 		VaultAddr:     "https://vault.example.com:8200",
+		VaultAddrs:    []string{"https://vault.example.com:8200"},
 		SSHMountPoint: "ssh",
 		Timeout:       DefaultTimeout,
 	}
@@ -67,12 +68,15 @@ func TestParseValid(t *testing.T) {
 		})},
 		{"http addr parses", `vault_addr = "http://127.0.0.1:8200"`, defaults(func(c *Config) {
 			c.VaultAddr = "http://127.0.0.1:8200"
+			c.VaultAddrs = []string{"http://127.0.0.1:8200"}
 		})},
 		{"addr with path", `vault_addr = "https://vault.example.com/prefix"`, defaults(func(c *Config) {
 			c.VaultAddr = "https://vault.example.com/prefix"
+			c.VaultAddrs = []string{"https://vault.example.com/prefix"}
 		})},
 		{"ipv6 addr", `vault_addr = "https://[::1]:8200"`, defaults(func(c *Config) {
 			c.VaultAddr = "https://[::1]:8200"
+			c.VaultAddrs = []string{"https://[::1]:8200"}
 		})},
 		{"quoted key", `"vault_addr" = "https://vault.example.com:8200"`, defaults(nil)},
 		{"comments", "# hash\n// slashes\n/* block */\n" + addr, defaults(nil)},
@@ -110,6 +114,10 @@ func TestParseValid(t *testing.T) {
 		{"timeout quoted seconds", addr + `timeout = "7"`, defaults(func(c *Config) { c.Timeout = 7 * time.Second })},
 		{"timeout duration", addr + `timeout = "1500ms"`, defaults(func(c *Config) { c.Timeout = 1500 * time.Millisecond })},
 		{"timeout duration max", addr + `timeout = "30s"`, defaults(func(c *Config) { c.Timeout = MaxTimeout })},
+		{"several addresses", `vault_addr = " https://a.example:8200, https://b.example:8200 ,,https://[fd00::1]:8200"`, defaults(func(c *Config) {
+			c.VaultAddr = " https://a.example:8200, https://b.example:8200 ,,https://[fd00::1]:8200"
+			c.VaultAddrs = []string{"https://a.example:8200", "https://b.example:8200", "https://[fd00::1]:8200"}
+		})},
 		{"heredoc", addr + "namespace = <<EOT\nteam\nEOT\n", defaults(func(c *Config) { c.Namespace = "team\n" })},
 		{"json", `{
   "vault_addr": "https://vault.example.com:8200",

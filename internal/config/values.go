@@ -43,16 +43,43 @@ func stringInto(field func(*Config) *string) setter {
 	}
 }
 
-// setVaultAddr stores vault_addr: an http or https URL with a host and no
-// user information. Whether plain http is allowed is CheckScheme's call.
+// MaxVaultAddrs bounds the addresses one vault_addr may list, and so the
+// number of servers one verification may try.
+const MaxVaultAddrs = 8
+
+// setVaultAddr stores vault_addr: one address, or several separated by
+// commas (tried in order when one cannot answer). Each is an http or https
+// URL with a host and no user information; whether plain http is allowed is
+// CheckScheme's call.
 func setVaultAddr(d *decoder, key string, val ast.Node) error {
 	s, err := d.string(key, val)
 	if err != nil {
 		return err
 	}
-	if s == "" {
+	var addrs []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
 		return d.errorf(`vault_addr is empty; set it to the Vault server's address, such as "https://vault.example.com:8200"`)
 	}
+	if len(addrs) > MaxVaultAddrs {
+		return d.errorf("vault_addr lists %d addresses; at most %d are allowed", len(addrs), MaxVaultAddrs)
+	}
+	for _, a := range addrs {
+		if err := d.checkVaultAddr(a); err != nil {
+			return err
+		}
+	}
+	d.cfg.VaultAddr = s
+	d.cfg.VaultAddrs = addrs
+	return nil
+}
+
+// checkVaultAddr validates one address of vault_addr.
+func (d *decoder) checkVaultAddr(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
 		// url.Error repeats the whole address, which may hold a password.
@@ -73,7 +100,6 @@ func setVaultAddr(d *decoder, key string, val ast.Node) error {
 	if u.Hostname() == "" {
 		return d.errorf("vault_addr %q has no host name", s)
 	}
-	d.cfg.VaultAddr = s
 	return nil
 }
 

@@ -75,9 +75,12 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 		}
 	}()
 
-	args, warnings := config.ParseArgs(req.Args)
+	args, warnings, err := config.ParseArgs(req.Args)
 	rec.warnings = warnings
 	rec.debug = args.Debug
+	if err != nil {
+		return rec.verdict(ServiceErr, err)
+	}
 	cfg, err := config.Load(args.ConfigPath)
 	if err != nil {
 		return rec.verdict(ServiceErr, err)

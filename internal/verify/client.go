@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"pam_vault/internal/config"
 )
@@ -20,9 +21,9 @@ import (
 // few hundred bytes; anything near the bound is not Vault.
 const MaxAnswer = 64 << 10
 
-// Client sends requests to the Vault server of one configuration.
+// Client sends requests to the Vault servers of one configuration.
 type Client struct {
-	base      *url.URL
+	bases     []*url.URL // vault_addr's addresses, in the order tried
 	mount     string
 	namespace string
 	http      *http.Client
@@ -32,9 +33,16 @@ type Client struct {
 // cfg but nothing from the environment, and the HTTP transport it uses has
 // no proxy and its own TLS settings.
 func NewClient(cfg *config.Config) (*Client, error) {
-	base, err := url.Parse(cfg.VaultAddr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: vault_addr: %w", ErrConfig, err)
+	var bases []*url.URL
+	for _, addr := range cfg.VaultAddrs {
+		u, err := url.Parse(addr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: vault_addr: %w", ErrConfig, err)
+		}
+		bases = append(bases, u)
+	}
+	if len(bases) == 0 {
+		return nil, fmt.Errorf("%w: vault_addr holds no address", ErrConfig)
 	}
 	tlsConf, err := TLSConfig(cfg)
 	if err != nil {
@@ -51,7 +59,7 @@ func NewClient(cfg *config.Config) (*Client, error) {
 		DisableKeepAlives:      true,
 	}
 	return &Client{
-		base:      base,
+		bases:     bases,
 		mount:     cfg.SSHMountPoint,
 		namespace: cfg.Namespace,
 		http: &http.Client{
@@ -63,6 +71,23 @@ func NewClient(cfg *config.Config) (*Client, error) {
 			},
 		},
 	}, nil
+}
+
+// Addrs returns the addresses the client tries, in order.
+func (c *Client) Addrs() []string {
+	addrs := make([]string, len(c.bases))
+	for i, b := range c.bases {
+		addrs[i] = b.Redacted()
+	}
+	return addrs
+}
+
+// Pinned returns a client that talks to the i-th address only, for checks
+// that report on each server.
+func (c *Client) Pinned(i int) *Client {
+	p := *c
+	p.bases = c.bases[i : i+1]
+	return &p
 }
 
 // Answer is what Vault says about a valid OTP: whom and where it was issued
@@ -112,11 +137,7 @@ type Health struct {
 
 // Health reads sys/health, which needs no token.
 func (c *Client) Health(ctx context.Context) (Health, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, "sys/health?standbyok=true&perfstandbyok=true", nil)
-	if err != nil {
-		return Health{}, err
-	}
-	_, body, err := c.do(req)
+	_, body, err := c.send(ctx, http.MethodGet, "sys/health?standbyok=true&perfstandbyok=true", nil)
 	if err != nil {
 		return Health{}, err
 	}
@@ -130,17 +151,18 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 // PeerCertificates connects to Vault with TLS and returns the chain the
 // server presented. It fails for an http address.
 func (c *Client) PeerCertificates(ctx context.Context) (*tls.ConnectionState, error) {
-	if c.base.Scheme != "https" {
-		return nil, fmt.Errorf("%s does not use TLS", c.base.Redacted())
+	base := c.bases[0]
+	if base.Scheme != "https" {
+		return nil, fmt.Errorf("%s does not use TLS", base.Redacted())
 	}
 	t := c.http.Transport.(*http.Transport)
-	host := c.base.Host
-	if c.base.Port() == "" {
-		host = net.JoinHostPort(c.base.Hostname(), "443")
+	host := base.Host
+	if base.Port() == "" {
+		host = net.JoinHostPort(base.Hostname(), "443")
 	}
 	conf := t.TLSClientConfig.Clone()
 	if conf.ServerName == "" {
-		conf.ServerName = c.base.Hostname()
+		conf.ServerName = base.Hostname()
 	}
 	dialer := &tls.Dialer{NetDialer: &net.Dialer{}, Config: conf}
 	conn, err := dialer.DialContext(ctx, "tcp", host)
@@ -157,16 +179,71 @@ func (c *Client) put(ctx context.Context, path string, payload any) (int, []byte
 	if err != nil {
 		return 0, nil, fmt.Errorf("encoding request: %w", err)
 	}
-	req, err := c.newRequest(ctx, http.MethodPut, path, buf)
+	return c.send(ctx, http.MethodPut, path, buf)
+}
+
+// send sends one request to the first address that answers it. The next
+// address is tried only when one cannot answer: it is unreachable, times
+// out, fails TLS, redirects, or answers 5xx. Any other answer is final,
+// because it may be Vault's word on the OTP, which it has then deleted.
+// Each attempt gets an equal share of what is left of ctx's deadline, so a
+// server that hangs leaves time for the others.
+func (c *Client) send(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	var failures []error
+	for i, base := range c.bases {
+		attemptCtx, cancel := shareDeadline(ctx, len(c.bases)-i)
+		status, answer, err := c.sendTo(attemptCtx, base, method, path, body)
+		cancel()
+		if err == nil && !retryable(status) {
+			return status, answer, nil
+		}
+		if err == nil {
+			_, err = decodeEnvelope(status, answer)
+			err = fmt.Errorf("%s: %w", base.Redacted(), err)
+		}
+		failures = append(failures, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(failures) == 1 {
+		return 0, nil, failures[0]
+	}
+	msgs := make([]string, len(failures))
+	for i, f := range failures {
+		msgs[i] = strings.TrimPrefix(f.Error(), ErrUnavailable.Error()+": ")
+	}
+	return 0, nil, fmt.Errorf("%w: no address answered: %s", ErrUnavailable, strings.Join(msgs, "; "))
+}
+
+// retryable reports whether an answer with status leaves the question open.
+func retryable(status int) bool {
+	return status >= 500 || (status >= 300 && status < 400)
+}
+
+// shareDeadline returns a context whose deadline is 1/n of what is left of
+// ctx's.
+func shareDeadline(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok || n <= 1 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(deadline)/time.Duration(n))
+}
+
+func (c *Client) sendTo(ctx context.Context, base *url.URL, method, path string, body []byte) (int, []byte, error) {
+	req, err := c.newRequest(ctx, base, method, path, body)
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	return c.do(req)
 }
 
-func (c *Client) newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
-	u := c.base.JoinPath("v1")
+func (c *Client) newRequest(ctx context.Context, base *url.URL, method, path string, body []byte) (*http.Request, error) {
+	u := base.JoinPath("v1")
 	rel, err := url.Parse(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: request path %q: %w", ErrConfig, path, err)

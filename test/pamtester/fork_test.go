@@ -178,3 +178,19 @@ func containsLine(lines []string, part string) bool {
 	}
 	return false
 }
+
+// TestHelperArgument forces the helper path without any fork: the verdicts
+// match the in-process ones.
+func TestHelperArgument(t *testing.T) {
+	e := setup(t)
+	svc := e.vaultService(t, "helper-arg", e.configText(), "helper", "debug")
+	wrapperDebug := []string{"PAM_WRAPPER_DEBUGLEVEL=3"}
+	otp := e.otp(t, role, testUser, "127.0.0.1")
+	o := e.pamtester(t, svc, testUser, otp+"\n", wrapperDebug)
+	expect(t, o, pamtesterOK)
+	logged(t, o, "helper argument given; verifying in a helper process")
+	logged(t, o, "accepted Vault OTP", "user=alice")
+	o = e.pamtester(t, svc, testUser, otp+"\n", wrapperDebug)
+	expect(t, o, authErr)
+	logged(t, o, "OTP not found")
+}

@@ -144,6 +144,12 @@ func TestBrokenConfigIsServiceError(t *testing.T) {
 	expect(t, o, serviceErr)
 	logged(t, o, "configuration error", "group-writable.hcl", "writable by group")
 
+	// A relative config path is refused, not replaced by the default file.
+	e.service(t, "relative", "auth requisite MODULE dev config=config.hcl")
+	o = e.pamtester(t, "relative", testUser, otp+"\n", nil)
+	expect(t, o, serviceErr)
+	logged(t, o, "configuration error", "not an absolute path")
+
 	// Plain http without the dev argument.
 	cfg := e.writeConfig(t, "no-dev", e.configText())
 	e.service(t, "no-dev", "auth requisite MODULE config="+cfg)
