@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +43,12 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if code == 0 && shared != nil {
+		if leaks := checkJournal(); leaks != "" {
+			fmt.Fprintf(os.Stderr, "FAIL: the syslog journal shows a problem:\n%s\n", leaks)
+			code = 1
+		}
+	}
 	if shared != nil {
 		shared.vault.Close()
 		os.RemoveAll(shared.dir)
@@ -192,8 +197,6 @@ const (
 	serviceErr  = "Error in service module"
 )
 
-var syslogLine = regexp.MustCompile(`SYSLOG\(\d+\): (.*)$`)
-
 // pamtester runs `pamtester -v service user authenticate ops...` with stdin
 // as the conversation's input and extra variables added to the environment.
 func (e *env) pamtester(t *testing.T, service, user, stdin string, extraEnv []string, ops ...string) outcome {
@@ -206,10 +209,18 @@ func (e *env) pamtester(t *testing.T, service, user, stdin string, extraEnv []st
 	cmd.Stdout, cmd.Stderr = &out, &out
 	runErr := cmd.Run()
 	o := outcome{output: out.String(), ok: runErr == nil}
-	for _, line := range strings.Split(o.output, "\n") {
-		if m := syslogLine.FindStringSubmatch(line); m != nil {
-			o.syslog = append(o.syslog, m[1])
+	lines := parseSyslog(o.output)
+	for _, l := range lines {
+		o.syslog = append(o.syslog, l.text)
+	}
+	tokens := []string{strings.TrimSpace(stdin)}
+	for _, v := range extraEnv {
+		if tok, ok := strings.CutPrefix(v, "PAM_AUTHTOK="); ok {
+			tokens = append(tokens, tok)
 		}
+	}
+	record(t, 1, tokens, lines)
+	for _, line := range strings.Split(o.output, "\n") {
 		if rest, ok := strings.CutPrefix(line, "pamtester: "); ok {
 			o.err = rest
 		}

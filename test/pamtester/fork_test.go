@@ -75,11 +75,15 @@ func (e *env) fork(t *testing.T, service, childToken, parentToken string) forkRu
 			r.child = v
 		}
 	}
-	for _, line := range strings.Split(stderr.String(), "\n") {
-		if m := syslogLine.FindStringSubmatch(line); m != nil {
-			r.syslog = append(r.syslog, m[1])
-		}
+	lines := parseSyslog(stderr.String())
+	for _, l := range lines {
+		r.syslog = append(r.syslog, l.text)
 	}
+	attempts := 1
+	if parentToken != "" {
+		attempts = 2
+	}
+	record(t, attempts, []string{childToken, parentToken}, lines)
 	return r
 }
 
