@@ -51,6 +51,24 @@
 #define HELPER_REQUEST_MAX (64 * 1024)
 #define HELPER_VERDICT_MAX (4 + PAM_VAULT_MESSAGE_SIZE + PAM_VAULT_LOG_SIZE)
 
+/*
+ * Variables the Go runtime reads from the environment when the engine loads.
+ * The caller's environment belongs to whoever started it (su, sudo), so when
+ * any of these is set the verdict is made in a helper process instead, which
+ * starts with an empty environment.
+ */
+static const char *const go_runtime_vars[] = {
+	"GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", NULL,
+};
+
+static const char *go_runtime_var_set(void)
+{
+	for (int i = 0; go_runtime_vars[i] != NULL; i++)
+		if (getenv(go_runtime_vars[i]) != NULL)
+			return go_runtime_vars[i];
+	return NULL;
+}
+
 /* Serialises loading the engine between threads of one process. */
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -412,6 +430,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 {
 	int debug = has_arg(argc, argv, "debug");
 	int force_helper = has_arg(argc, argv, "helper");
+	const char *go_var = go_runtime_var_set();
 	const char *user = NULL, *authtok = NULL;
 	int ret;
 
@@ -430,6 +449,9 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	if (ret != PAM_SUCCESS || authtok == NULL) {
 		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the one-time password for %s: %s",
 			   user, pam_strerror(pamh, ret));
+		/* pam_get_authtok reports a failed conversation as PAM_AUTHTOK_ERR. */
+		if (ret == PAM_AUTHTOK_ERR || ret == PAM_CONV_ERR)
+			return PAM_CONV_ERR;
 		return ret == PAM_SUCCESS ? PAM_AUTH_ERR : ret;
 	}
 
@@ -445,7 +467,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	pam_vault_decide_fn decide;
 	pid_t loader;
 
-	if (force_helper) {
+	if (force_helper || go_var != NULL) {
 		decide = NULL;
 		loader = 0;
 	} else if ((ret = find_engine(pamh, &decide, &loader)) != PAM_SUCCESS) {
@@ -459,6 +481,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		if (debug && force_helper)
 			pam_syslog(pamh, LOG_DEBUG,
 				   "helper argument given; verifying in a helper process");
+		else if (debug && go_var != NULL)
+			pam_syslog(pamh, LOG_DEBUG,
+				   "%s is set in the environment; verifying in a helper process",
+				   go_var);
 		else if (debug)
 			pam_syslog(pamh, LOG_DEBUG,
 				   "engine was loaded by ancestor process %d; verifying in a helper process",

@@ -72,8 +72,8 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 		server := client.Pinned(i)
 		checkTLS(ctx, r, cfg, server, addr)
-		checkHealth(ctx, r, server, addr)
-		checkMount(ctx, r, cfg, server, addr)
+		enterprise := checkHealth(ctx, r, server, addr)
+		checkMount(ctx, r, cfg, server, addr, enterprise)
 		cancel()
 	}
 	if r.failed {
@@ -83,7 +83,7 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 }
 
 // checkMount sends the echo request, which also proves the namespace.
-func checkMount(ctx context.Context, r *report, cfg *config.Config, server *verify.Client, addr string) {
+func checkMount(ctx context.Context, r *report, cfg *config.Config, server *verify.Client, addr string, enterprise bool) {
 	err := server.Echo(ctx)
 	if err != nil {
 		r.fail("mount", fmt.Errorf("%s: %s/verify did not answer the echo request: %w", addr, cfg.SSHMountPoint, err))
@@ -93,6 +93,8 @@ func checkMount(ctx context.Context, r *report, cfg *config.Config, server *veri
 	switch {
 	case cfg.Namespace == "":
 		r.ok("namespace", "%s: none configured", addr)
+	case !enterprise:
+		r.fail("namespace", fmt.Errorf("%s: namespace %q is configured, but this Vault is not Enterprise and ignores namespaces; remove the namespace line", addr, cfg.Namespace))
 	case err == nil:
 		r.ok("namespace", "%s: %s: the echo request was answered inside it", addr, cfg.Namespace)
 	default:
@@ -113,7 +115,7 @@ func checkTLS(ctx context.Context, r *report, cfg *config.Config, server *verify
 	leaf := state.PeerCertificates[0]
 	left := time.Until(leaf.NotAfter).Round(time.Hour)
 	line := fmt.Sprintf("%s: server certificate %q, issued by %q, expires %s (in %d days)",
-		leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339), addr, int(left.Hours()/24))
+		addr, leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
 	if cfg.TLSSkipVerify {
 		r.warn("tls", "%s; NOT verified: tls_skip_verify is set", line)
 		return
@@ -125,7 +127,9 @@ func checkTLS(ctx context.Context, r *report, cfg *config.Config, server *verify
 	r.ok("tls", "%s", line)
 }
 
-func checkHealth(ctx context.Context, r *report, server *verify.Client, addr string) {
+// checkHealth reports whether the server answers, is initialized and
+// unsealed; it returns whether the server is Vault Enterprise.
+func checkHealth(ctx context.Context, r *report, server *verify.Client, addr string) bool {
 	h, err := server.Health(ctx)
 	switch {
 	case err != nil:
@@ -141,4 +145,5 @@ func checkHealth(ctx context.Context, r *report, server *verify.Client, addr str
 		}
 		r.ok("reachable", "%s: Vault %s, initialized, unsealed, %s", addr, h.Version, role)
 	}
+	return h.Enterprise
 }

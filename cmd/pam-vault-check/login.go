@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
@@ -37,7 +38,12 @@ func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "note: a valid OTP is used up by this check, as by a login; ask Vault for a new one to log in")
 
-	moduleArgs := []string{"config=" + *cfgPath}
+	// The module needs an absolute path; the operator may type a relative one.
+	abs, err := filepath.Abs(*cfgPath)
+	if err != nil {
+		return usageError(stderr, fmt.Errorf("config path: %w", err))
+	}
+	moduleArgs := []string{"config=" + abs}
 	if *dev {
 		moduleArgs = append(moduleArgs, "dev")
 	}

@@ -133,6 +133,7 @@ type Health struct {
 	Sealed      bool   `json:"sealed"`
 	Standby     bool   `json:"standby"`
 	Version     string `json:"version"`
+	Enterprise  bool   `json:"enterprise"`
 }
 
 // Health reads sys/health, which needs no token.
@@ -360,8 +361,10 @@ func decodeEnvelope(status int, body []byte) (vaultAnswer, error) {
 	case status == http.StatusBadRequest:
 		// Vault's answer about the OTP itself: unknown or already used.
 		return env, fmt.Errorf("%w: Vault says %s", ErrRejected, vaultErrors(env, jsonErr, status))
-	case status == http.StatusNotFound:
-		return env, fmt.Errorf("%w: no SSH secrets engine answers at this mount and namespace (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
+	case status == http.StatusNotFound || status == http.StatusForbidden:
+		// Vault answers an unauthenticated request for a path no engine
+		// serves with 403 permission denied.
+		return env, fmt.Errorf("%w: no SSH secrets engine answers at ssh_mount_point in this namespace (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
 	case status == http.StatusServiceUnavailable:
 		return env, fmt.Errorf("%w: Vault is sealed or in maintenance (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
 	default:

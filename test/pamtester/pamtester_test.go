@@ -238,3 +238,27 @@ func TestUnknownArgumentIsLoggedAndIgnored(t *testing.T) {
 	expect(t, o, pamtesterOK)
 	logged(t, o, "accepted Vault OTP", "nosuchoption")
 }
+
+func TestConversationFailureIsConvErr(t *testing.T) {
+	e := setup(t)
+	svc := e.vaultService(t, "conv", e.configText())
+	// No input at all: the conversation cannot get a password.
+	o := e.pamtester(t, svc, testUser, "", nil)
+	expect(t, o, "Conversation error")
+	logged(t, o, "cannot obtain the one-time password")
+}
+
+// TestGoRuntimeVariablesSendToHelper: GODEBUG and friends would be read by
+// the in-process Go runtime, so their presence sends the verdict to the
+// helper, whose environment is empty; the verdict is unchanged.
+func TestGoRuntimeVariablesSendToHelper(t *testing.T) {
+	e := setup(t)
+	svc := e.vaultService(t, "godebug", e.configText(), "debug")
+	for _, v := range []string{"GODEBUG=netdns=cgo+2,tlsrsakex=1", "GOGC=off", "GOMAXPROCS=1", "GOTRACEBACK=crash", "GOMEMLIMIT=1"} {
+		otp := e.otp(t, role, testUser, "127.0.0.1")
+		o := e.pamtester(t, svc, testUser, otp+"\n", []string{v, "PAM_WRAPPER_DEBUGLEVEL=3"})
+		expect(t, o, pamtesterOK)
+		name, _, _ := strings.Cut(v, "=")
+		logged(t, o, name+" is set in the environment; verifying in a helper process")
+	}
+}
