@@ -279,7 +279,10 @@ static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
 	    (err = posix_spawn_file_actions_adddup2(&actions, fd, 1)) != 0 ||
 	    (err = posix_spawn_file_actions_addopen(&actions, 2, "/dev/null",
 						     O_WRONLY, 0)) != 0 ||
+#if __GLIBC_PREREQ(2, 34)
+	    /* The host's descriptors are not the helper's business. */
 	    (err = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0 ||
+#endif
 	    (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
 	    (err = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
 	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
