@@ -52,20 +52,25 @@
 #define HELPER_VERDICT_MAX (4 + PAM_VAULT_MESSAGE_SIZE + PAM_VAULT_LOG_SIZE)
 
 /*
- * Variables the Go runtime reads from the environment when the engine loads.
- * The caller's environment belongs to whoever started it (su, sudo), so when
- * any of these is set the verdict is made in a helper process instead, which
- * starts with an empty environment.
+ * Variables the Go runtime reads from the environment when the engine loads,
+ * and those with which Go's net package hands name lookups to glibc, which
+ * then honours them (HOSTALIASES renames a host, LOCALDOMAIN and RES_OPTIONS
+ * set the search list and ndots): with them, the caller would choose which
+ * server vault_addr's host name resolves to. The caller's environment
+ * belongs to whoever started it (su, sudo), so when any of these is set the
+ * verdict is made in a helper process instead, which starts with an empty
+ * environment.
  */
-static const char *const go_runtime_vars[] = {
-	"GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", NULL,
+static const char *const engine_env_vars[] = {
+	"GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK",
+	"HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", NULL,
 };
 
-static const char *go_runtime_var_set(void)
+static const char *engine_env_var_set(void)
 {
-	for (int i = 0; go_runtime_vars[i] != NULL; i++)
-		if (getenv(go_runtime_vars[i]) != NULL)
-			return go_runtime_vars[i];
+	for (int i = 0; engine_env_vars[i] != NULL; i++)
+		if (getenv(engine_env_vars[i]) != NULL)
+			return engine_env_vars[i];
 	return NULL;
 }
 
@@ -433,7 +438,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 {
 	int debug = has_arg(argc, argv, "debug");
 	int force_helper = has_arg(argc, argv, "helper");
-	const char *go_var = go_runtime_var_set();
+	const char *go_var = engine_env_var_set();
 	const char *user = NULL, *authtok = NULL;
 	int ret;
 

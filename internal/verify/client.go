@@ -317,7 +317,11 @@ func decodeVerify(status int, body []byte) (Answer, error) {
 		Role     *string `json:"role_name"`
 	}
 	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return Answer{}, fmt.Errorf("%w: verify answer has malformed data: %w", ErrUnavailable, err)
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return Answer{}, fmt.Errorf("%w: verify answer's data.%s is a JSON %s, not a string", ErrUnavailable, typeErr.Field, typeErr.Value)
+		}
+		return Answer{}, fmt.Errorf("%w: verify answer's data is not a JSON object", ErrUnavailable)
 	}
 	for _, f := range []struct {
 		name string

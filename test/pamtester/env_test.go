@@ -14,7 +14,9 @@ import (
 )
 
 // The roles of the shared test Vault. Both accept OTPs for loopback and for
-// the documentation network 192.0.2.0/24, which is on no interface here.
+// the documentation network 192.0.2.0/24. foreignIP is an address no
+// interface holds; on some machines another address of that network does,
+// which makes the host-rule cases the exact-match rule of CVE-2020-24359.
 const (
 	mount       = "ssh"
 	role        = "otp_key_role"

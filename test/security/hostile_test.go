@@ -1,0 +1,105 @@
+package security
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHostileEnvironment is DESIGN.md invariant 2 through real libpam: with
+// every variable a caller could use to redirect, weaken or stall the Vault
+// call set to hostile values, a forged OTP fails, a real one succeeds, no
+// impostor is asked anything, and what reaches the real Vault carries no
+// token, namespace or extra header. On each path the adapter can take.
+func TestHostileEnvironment(t *testing.T) {
+	e := setup(t)
+	for _, tc := range []struct {
+		name   string
+		args   []string // extra module arguments
+		divert bool     // also set goRuntimeVars and resolverVars
+		path   string   // the adapter's debug line for the path it took
+	}{
+		{"in process", nil, false, "verifying in process"},
+		{"helper for load-time variables", nil, true, "GODEBUG is set in the environment; verifying in a helper process"},
+		{"helper argument", []string{"helper"}, true, "helper argument given; verifying in a helper process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHostile(t, e)
+			svc, _ := e.service(t, "hostile", h.config(), tc.args...)
+			vars := h.vars()
+			if tc.divert {
+				vars = append(append(vars, goRuntimeVars...), resolverVars...)
+			}
+			r := e.pamtester(t, svc, forgedOTP, vars)
+			expect(t, r, "PAM_AUTH_ERR")
+			logged(t, r.syslog, tc.path)
+			logged(t, r.syslog, "authentication failure", "OTP not found")
+
+			r = e.pamtester(t, svc, e.otp(t), vars)
+			expect(t, r, "PAM_SUCCESS")
+			logged(t, r.syslog, tc.path)
+			logged(t, r.syslog, "accepted Vault OTP", "user="+testUser, "role="+role)
+
+			if n := h.checkUntouched(t); n != 2 {
+				t.Errorf("the real Vault got %d verify requests, want 2", n)
+			}
+		})
+	}
+}
+
+// TestHostileEnvironmentForkHarness runs the same hostile environment
+// through the fork harness: the parent verifies in process, which loads the
+// engine; the forked child must then verify in the helper, which starts with
+// an empty environment. goRuntimeVars and resolverVars are left out, as they
+// would send the parent to the helper too.
+func TestHostileEnvironmentForkHarness(t *testing.T) {
+	e := setup(t)
+	for _, tc := range []struct {
+		name                  string
+		parentReal            bool
+		wantParent, wantChild string
+	}{
+		{"real OTP in the parent, forged in the child", true, "PAM_SUCCESS", "PAM_AUTH_ERR"},
+		{"forged OTP in the parent, real in the child", false, "PAM_AUTH_ERR", "PAM_SUCCESS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHostile(t, e)
+			svc, _ := e.service(t, "hostile-fork", h.config())
+			parent, child := forgedOTP, e.otp(t)
+			if tc.parentReal {
+				parent, child = child, parent
+			}
+			r := e.fork(t, svc, child, parent, h.vars())
+			if r.parent != tc.wantParent || r.child != tc.wantChild {
+				t.Fatalf("parent %s, child %s; want %s, %s\n%s", r.parent, r.child, tc.wantParent, tc.wantChild, r.output)
+			}
+			logged(t, r.syslog, "verifying in process")
+			logged(t, r.syslog, "engine was loaded by ancestor process")
+			if n := h.checkUntouched(t); n != 2 {
+				t.Errorf("the real Vault got %d verify requests, want 2", n)
+			}
+		})
+	}
+}
+
+// TestLoadTimeVariablesUseTheHelper sets, each on its own, the variables
+// the engine's Go runtime reads when it loads and those that would send its
+// name lookups to glibc's resolver: the adapter must not verify in process
+// under any of them, and the helper, started with an empty environment,
+// must still decide right.
+func TestLoadTimeVariablesUseTheHelper(t *testing.T) {
+	e := setup(t)
+	h := newHostile(t, e)
+	svc, _ := e.service(t, "load-time", h.config())
+	for _, v := range append(append([]string(nil), goRuntimeVars...), resolverVars...) {
+		name, _, _ := strings.Cut(v, "=")
+		t.Run(name, func(t *testing.T) {
+			r := e.pamtester(t, svc, forgedOTP, []string{v})
+			expect(t, r, "PAM_AUTH_ERR")
+			logged(t, r.syslog, name+" is set in the environment; verifying in a helper process")
+			logged(t, r.syslog, "OTP not found")
+			r = e.pamtester(t, svc, e.otp(t), []string{v})
+			expect(t, r, "PAM_SUCCESS")
+		})
+	}
+	h.checkUntouched(t)
+}
