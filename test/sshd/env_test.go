@@ -1,0 +1,217 @@
+package sshd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pam_vault/internal/testvault"
+)
+
+// The shared test Vault: one OTP role that accepts loopback and the test
+// networks of the host-address tests.
+const (
+	mount     = "ssh"
+	role      = "otp_key_role"
+	roleCIDRs = "127.0.0.0/8,::1/128,10.200.0.0/16,fd00:200::/64"
+	// privsepDir is the directory Debian's sshd insists on at start-up.
+	privsepDir = "/run/sshd"
+	// commandTimeout bounds every account and network command.
+	commandTimeout = 30 * time.Second
+	// runLockName is an abstract unix socket held while the suite runs: two
+	// runs on one machine would share the user and the network namespace.
+	runLockName = "@pam_vault-test-sshd"
+	// runLockWait bounds the wait for another run to finish.
+	runLockWait = 15 * time.Minute
+)
+
+// tools are the programs the suite runs, besides the built ones.
+var tools = []string{"/usr/sbin/sshd", "ssh", "sshpass", "unshare", "mount", "ip", "useradd", "userdel", "usermod", "getent"}
+
+// env is what every test shares: the repository's build, one Vault and the
+// test user.
+type env struct {
+	build string // the repository's build directory
+	vault *testvault.Server
+	user  *testUser
+	lock  net.Listener // the run lock; nil once released
+}
+
+var (
+	shared     *env
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		if err := shared.close(); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: cleaning up: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// need fails the test when CI is set and skips it otherwise: CI provides
+// root and every tool, so a missing one there is a broken CI.
+func need(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// setup returns the shared environment, creating it on first use.
+func setup(t *testing.T) *env {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		need(t, "the sshd tests need root: they create a user, mount and network namespaces, and run sshd")
+	}
+	sharedOnce.Do(func() { shared, sharedErr = newEnv() })
+	if sharedErr != nil {
+		need(t, "sshd test environment: %v", sharedErr)
+	}
+	return shared
+}
+
+// newEnv checks the prerequisites, then starts Vault and creates the user.
+// Whatever it created is undone if a later step fails.
+func newEnv() (_ *env, err error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return nil, err
+	}
+	e := &env{build: filepath.Join(root, "build")}
+	for _, f := range []string{"pam_vault.so", "pam_vault_go.so", "pam-vault-check"} {
+		if _, err := os.Stat(filepath.Join(e.build, f)); err != nil {
+			return nil, fmt.Errorf("build/%s is missing; run make first: %w", f, err)
+		}
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%s is not installed (make deps): %w", tool, err)
+		}
+	}
+	if e.lock, err = acquireRunLock(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if cerr := e.close(); cerr != nil {
+				err = fmt.Errorf("%w; cleaning up: %v", err, cerr)
+			}
+		}
+	}()
+	if err := makePrivsepDir(); err != nil {
+		return nil, err
+	}
+	if e.vault, err = testvault.Start(testvault.Options{}); err != nil {
+		return nil, err
+	}
+	if err := e.vault.EnableSSH(mount); err != nil {
+		return nil, err
+	}
+	if err := e.vault.WriteOTPRole(mount, role, testUserName, roleCIDRs); err != nil {
+		return nil, err
+	}
+	if e.user, err = createTestUser(testUserName); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// acquireRunLock waits, at most runLockWait, until no other run of this
+// suite holds the lock, and takes it. The kernel releases it when this
+// process exits, however it exits.
+func acquireRunLock() (net.Listener, error) {
+	deadline := time.Now().Add(runLockWait)
+	for waited := false; ; waited = true {
+		l, err := net.Listen("unix", runLockName)
+		if err == nil {
+			return l, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("another run of the sshd tests held %s for %s: %w", runLockName, runLockWait, err)
+		}
+		if !waited {
+			fmt.Fprintf(os.Stderr, "sshd tests: waiting for another run to finish (%v)\n", err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// makePrivsepDir creates /run/sshd (mode 0755) when it is missing, as
+// Debian's service start-up does. It is left in place: another sshd may
+// need it by then, and /run is emptied at boot.
+func makePrivsepDir() error {
+	if _, err := os.Stat(privsepDir); err == nil {
+		return nil
+	}
+	if err := os.Mkdir(privsepDir, 0o755); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("create sshd's privilege separation directory: %w", err)
+	}
+	return nil
+}
+
+// close removes the user, stops Vault and releases the run lock.
+func (e *env) close() error {
+	var errs []error
+	if e.user != nil {
+		errs = append(errs, e.user.remove())
+	}
+	if e.vault != nil {
+		e.vault.Close()
+	}
+	if e.lock != nil {
+		e.lock.Close()
+		e.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// configText is a pam_vault config for the Vault at vaultAddr, allowing the
+// test role; extra lines are appended.
+func configText(vaultAddr string, extra ...string) string {
+	lines := append([]string{
+		fmt.Sprintf("vault_addr = %q", vaultAddr),
+		fmt.Sprintf("ssh_mount_point = %q", mount),
+		fmt.Sprintf("allowed_roles = %q", role),
+		`timeout = "5s"`,
+	}, extra...)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// otp asks the shared Vault for an OTP for user at ip.
+func (e *env) otp(t *testing.T, user, ip string) string {
+	t.Helper()
+	otp, err := e.vault.IssueOTP(mount, role, user, ip)
+	if err != nil {
+		t.Fatalf("issuing an OTP for %s@%s: %v", user, ip, err)
+	}
+	return otp
+}
+
+// run runs a system command under commandTimeout and returns its output;
+// the error names the command and includes what it printed.
+func run(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
