@@ -23,7 +23,8 @@ LDFLAGS += -shared -Wl,--version-script=cgo/pam_vault.map -Wl,-z,relro,-z,now
 BUILD   := build
 GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*') go.mod go.sum
 
-.PHONY: all install uninstall test unit integration demo vault deps clean fmt
+.PHONY: all install uninstall test unit integration demo vault deps clean fmt \
+	asan sanitize fuzz bench
 
 all: $(BUILD)/pam_vault.so $(BUILD)/pam_vault_go.so $(BUILD)/pam-vault-check
 
@@ -42,6 +43,53 @@ $(BUILD)/pam_vault_go.so: $(GOFILES) pam_vault/loader.c cgo/pam_vault_engine.h
 $(BUILD)/pam-vault-check: $(GOFILES)
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/pam-vault-check
+
+# AddressSanitizer and UndefinedBehaviorSanitizer builds, for `make
+# sanitize`: the adapter, the engine (go build -asan instruments its cgo
+# part and reports Go heap misuse to the same runtime), the helper it finds
+# beside itself (pure Go, copied), and the fork harness.
+ASAN      := $(BUILD)/asan
+SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1 -g
+
+asan: $(ASAN)/pam_vault.so $(ASAN)/pam_vault_go.so $(ASAN)/pam-vault-check $(ASAN)/forkharness
+
+$(ASAN)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map
+	@mkdir -p $(ASAN)
+	$(CC) -std=gnu11 -fPIC -Wall -Wextra -Werror $(SANFLAGS) -DPAM_VAULT_SBINDIR='"$(SBINDIR)"' \
+		-shared -Wl,--version-script=cgo/pam_vault.map -o $@ cgo/pam_vault.c -lpam
+
+$(ASAN)/pam_vault_go.so: $(GOFILES) pam_vault/loader.c cgo/pam_vault_engine.h
+	@mkdir -p $(ASAN)
+	CGO_ENABLED=1 $(GO) build -asan -buildmode=c-shared -trimpath \
+		-ldflags='-extldflags=-Wl,-z,nodelete' -o $@ ./pam_vault
+	@rm -f $(ASAN)/pam_vault_go.h
+
+$(ASAN)/pam-vault-check: $(BUILD)/pam-vault-check
+	@mkdir -p $(ASAN)
+	cp $< $@
+
+$(ASAN)/forkharness: test/pamtester/testdata/forkharness.c
+	@mkdir -p $(ASAN)
+	$(CC) -Wall -Wextra -Werror $(SANFLAGS) -o $@ $< -lpam
+
+# Real logins through build/asan/ against a real Vault; any sanitizer report
+# fails (test/leak/sanitize_test.go).
+sanitize: deps asan
+	VAULT_BIN="$$(scripts/vault-bin.sh)" $(GO) test -count=1 -v -run '^TestSanitizers$$' ./test/leak/
+
+# Runs every fuzz target of the internal packages for FUZZTIME each; a
+# failing input is written to the package's testdata/fuzz/ to be kept as a
+# regression seed once fixed.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./internal/...); do \
+		list=$$($(GO) test -list '^Fuzz' $$pkg); \
+		for target in $$list; do \
+			case $$target in Fuzz*) ;; *) continue ;; esac; \
+			echo ">>> fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
@@ -68,11 +116,21 @@ test: deps all
 		{ echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $(UNIT_PKGS)
+	$(MAKE) fuzz
+	$(MAKE) sanitize
 	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" \
-		$(GO) test -count=1 -timeout 30m -v ./test/... 2>&1 | tee $(BUILD)/integration.log
+		$(GO) test -count=1 -timeout 30m -v -skip '^TestSanitizers$$' ./test/... 2>&1 | tee $(BUILD)/integration.log
 
 demo: deps all
 	@VAULT_BIN="$$(scripts/vault-bin.sh)" scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD)
+
+# Benchmarks (bench/, a Go module of its own): per-login latency of the
+# in-process engine, the helper and the network floor, memory, object sizes
+# and logins per second through sshd, against a local Vault. Prints a table
+# and writes docs/bench/RESULTS.md and docs/bench/latency.png. Needs root
+# (sshd); takes a few minutes.
+bench: deps all
+	cd bench && VAULT_BIN="$$(../scripts/vault-bin.sh)" $(GO) run . -root ..

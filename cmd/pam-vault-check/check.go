@@ -72,8 +72,10 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
 		server := client.Pinned(i)
 		checkTLS(ctx, r, cfg, server, addr)
-		enterprise := checkHealth(ctx, r, server, addr)
-		checkMount(ctx, r, cfg, server, addr, enterprise)
+		// A server that does not answer sys/health cannot answer the echo.
+		if up, enterprise := checkHealth(ctx, r, server, addr); up {
+			checkMount(ctx, r, cfg, server, addr, enterprise)
+		}
 		cancel()
 	}
 	if r.failed {
@@ -128,12 +130,12 @@ func checkTLS(ctx context.Context, r *report, cfg *config.Config, server *verify
 }
 
 // checkHealth reports whether the server answers, is initialized and
-// unsealed; it returns whether the server is Vault Enterprise.
-func checkHealth(ctx context.Context, r *report, server *verify.Client, addr string) bool {
+// unsealed, and whether it is Vault Enterprise.
+func checkHealth(ctx context.Context, r *report, server *verify.Client, addr string) (up, enterprise bool) {
 	h, err := server.Health(ctx)
 	switch {
 	case err != nil:
-		r.fail("reachable", err)
+		r.fail("reachable", fmt.Errorf("%s: %w", addr, err))
 	case !h.Initialized:
 		r.fail("reachable", fmt.Errorf("%s: Vault answers but is not initialized", addr))
 	case h.Sealed:
@@ -144,6 +146,7 @@ func checkHealth(ctx context.Context, r *report, server *verify.Client, addr str
 			role = "standby"
 		}
 		r.ok("reachable", "%s: Vault %s, initialized, unsealed, %s", addr, h.Version, role)
+		return true, h.Enterprise
 	}
-	return h.Enterprise
+	return false, false
 }

@@ -1,0 +1,254 @@
+/*
+ * cycles runs many whole PAM conversations in one process, the way a
+ * long-lived service such as sshd's monitor or a login daemon does, and
+ * reports the process's open file descriptors and resident memory as it
+ * goes, so that a leak per attempt shows as growth.
+ *
+ *   cycles CONFDIR SERVICE USER CYCLES EVERY OTPFILE REPORT
+ *
+ * Cycle i (from 1) runs pam_start_confdir(SERVICE, CONFDIR), pam_set_item
+ * (PAM_RHOST, PAM_TTY), pam_authenticate and pam_end. Every EVERY-th cycle
+ * answers the prompt with the next OTP from OTPFILE (one per line; Vault
+ * issued them, so they are valid); the others answer with a well-formed
+ * UUID that Vault never issued, which still goes to Vault and back.
+ *
+ * Every REPORT cycles it prints
+ *     cycle <i> fds <open descriptors> rss_kb <VmRSS>
+ * and at the end
+ *     done cycles <n> success <n> auth_err <n> unexpected <n> logs <n> debug_logs <n> other_logs <n>
+ * where unexpected counts verdicts other than PAM_SUCCESS for a valid OTP
+ * and PAM_AUTH_ERR for an unknown one, logs and debug_logs count the
+ * module's syslog lines above and at LOG_DEBUG, and other_logs the lines
+ * of anything else (libpam itself). Syslog calls are caught here (see below), so ten
+ * thousand attempts do not flood the host's log.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+static long logs, debug_logs, other_logs;
+
+/*
+ * libpam's pam_syslog ends in syslog(), or glibc's fortified __syslog_chk.
+ * Definitions in the executable take precedence over libc's for every
+ * library in the process, so these catch the module's log lines: they are
+ * counted, and printed to stderr when CYCLES_VERBOSE is set.
+ */
+static void catch_log(int priority, const char *format, va_list ap)
+{
+	char line[2048];
+
+	vsnprintf(line, sizeof(line), format, ap);
+	if (strncmp(line, "pam_vault(", strlen("pam_vault(")) != 0)
+		other_logs++;
+	else if ((priority & LOG_PRIMASK) == LOG_DEBUG)
+		debug_logs++;
+	else
+		logs++;
+	if (getenv("CYCLES_VERBOSE") != NULL)
+		fprintf(stderr, "SYSLOG(%d): %s\n", priority & LOG_PRIMASK, line);
+}
+
+void syslog(int priority, const char *format, ...)
+{
+	va_list ap;
+
+	va_start(ap, format);
+	catch_log(priority, format, ap);
+	va_end(ap);
+}
+
+void vsyslog(int priority, const char *format, va_list ap)
+{
+	catch_log(priority, format, ap);
+}
+
+void __syslog_chk(int priority, int flag, const char *format, ...)
+{
+	va_list ap;
+
+	(void)flag;
+	va_start(ap, format);
+	catch_log(priority, format, ap);
+	va_end(ap);
+}
+
+void __vsyslog_chk(int priority, int flag, const char *format, va_list ap)
+{
+	(void)flag;
+	catch_log(priority, format, ap);
+}
+
+static const char *token;
+
+static int answer(int n, const struct pam_message **msg,
+		  struct pam_response **resp, void *data)
+{
+	(void)data;
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF &&
+		    msg[i]->msg_style != PAM_PROMPT_ECHO_ON)
+			continue;
+		r[i].resp = strdup(token);
+		if (r[i].resp == NULL) {
+			for (int j = 0; j < i; j++)
+				free(r[j].resp);
+			free(r);
+			return PAM_BUF_ERR;
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+/* The number of open descriptors, not counting the one that reads them. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n - 3; /* ".", ".." and d's own */
+}
+
+/*
+ * The smallest count over a few samples: a connection the engine is still
+ * closing on another thread is transient, a leaked descriptor stays.
+ */
+static int settled_fds(void)
+{
+	int best = count_fds();
+	struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+
+	for (int i = 0; i < 4; i++) {
+		nanosleep(&pause, NULL);
+		int n = count_fds();
+		if (n < best)
+			best = n;
+	}
+	return best;
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* xorshift64*: reproducible, well-formed, never-issued OTPs. */
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t next_random(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dULL;
+}
+
+static void unknown_otp(char out[37])
+{
+	uint64_t a = next_random(), b = next_random();
+
+	snprintf(out, 37, "%08llx-%04llx-%04llx-%04llx-%012llx",
+		 (unsigned long long)(a >> 32), (unsigned long long)((a >> 16) & 0xffff),
+		 (unsigned long long)(a & 0xffff), (unsigned long long)(b >> 48),
+		 (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 8) {
+		fprintf(stderr, "usage: %s CONFDIR SERVICE USER CYCLES EVERY OTPFILE REPORT\n", argv[0]);
+		return 64;
+	}
+	const char *confdir = argv[1], *service = argv[2], *user = argv[3];
+	long cycles = atol(argv[4]), every = atol(argv[5]), report = atol(argv[7]);
+	if (cycles <= 0 || every <= 0 || report <= 0) {
+		fprintf(stderr, "CYCLES, EVERY and REPORT must be positive\n");
+		return 64;
+	}
+	FILE *otps = fopen(argv[6], "r");
+	if (otps == NULL) {
+		perror(argv[6]);
+		return 1;
+	}
+	struct pam_conv conv = {answer, NULL};
+	long success = 0, auth_err = 0, unexpected = 0;
+	char valid[64], unknown[37];
+
+	for (long i = 1; i <= cycles; i++) {
+		int want;
+		if (i % every == 0) {
+			if (fgets(valid, sizeof(valid), otps) == NULL) {
+				fprintf(stderr, "cycle %ld: %s has no OTP left\n", i, argv[6]);
+				return 1;
+			}
+			valid[strcspn(valid, "\r\n")] = '\0';
+			token = valid;
+			want = PAM_SUCCESS;
+		} else {
+			unknown_otp(unknown);
+			token = unknown;
+			want = PAM_AUTH_ERR;
+		}
+		pam_handle_t *pamh = NULL;
+		int rc = pam_start_confdir(service, user, &conv, confdir, &pamh);
+		if (rc != PAM_SUCCESS) {
+			fprintf(stderr, "cycle %ld: pam_start_confdir: %d\n", i, rc);
+			return 1;
+		}
+		if (pam_set_item(pamh, PAM_RHOST, "127.0.0.1") != PAM_SUCCESS ||
+		    pam_set_item(pamh, PAM_TTY, "ssh") != PAM_SUCCESS) {
+			fprintf(stderr, "cycle %ld: pam_set_item failed\n", i);
+			return 1;
+		}
+		rc = pam_authenticate(pamh, 0);
+		if (rc == PAM_SUCCESS)
+			success++;
+		else if (rc == PAM_AUTH_ERR)
+			auth_err++;
+		if (rc != want && unexpected++ < 5)
+			fprintf(stderr, "cycle %ld: got %d (%s), want %d\n", i, rc,
+				pam_strerror(pamh, rc), want);
+		rc = pam_end(pamh, rc);
+		if (rc != PAM_SUCCESS) {
+			fprintf(stderr, "cycle %ld: pam_end: %d\n", i, rc);
+			return 1;
+		}
+		if (i % report == 0) {
+			printf("cycle %ld fds %d rss_kb %ld\n", i, settled_fds(), rss_kb());
+			fflush(stdout);
+		}
+	}
+	fclose(otps);
+	printf("done cycles %ld success %ld auth_err %ld unexpected %ld logs %ld debug_logs %ld other_logs %ld\n",
+	       cycles, success, auth_err, unexpected, logs, debug_logs, other_logs);
+	return 0;
+}
