@@ -21,15 +21,20 @@ CFLAGS  += -std=gnu11 -fPIC -Wall -Wextra -Werror -fstack-protector-strong \
 LDFLAGS += -shared -Wl,--version-script=cgo/pam_vault.map -Wl,-z,relro,-z,now
 
 BUILD   := build
-GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*') go.mod go.sum
+GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path './bench/*') go.mod go.sum
 
 .PHONY: all install uninstall test unit integration demo vault deps clean fmt \
-	asan sanitize fuzz bench
+	asan sanitize fuzz bench FORCE
 
 all: $(BUILD)/pam_vault.so $(BUILD)/pam_vault_go.so $(BUILD)/pam-vault-check
 
-$(BUILD)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map
+# SBINDIR is compiled into the adapter (where it finds the helper), so a
+# change of it must rebuild the adapter: the stamp holds the last value.
+$(BUILD)/sbindir: FORCE
 	@mkdir -p $(BUILD)
+	@echo '$(SBINDIR)' | cmp -s - $@ || echo '$(SBINDIR)' > $@
+
+$(BUILD)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map $(BUILD)/sbindir
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ cgo/pam_vault.c -lpam
 
 # Go links c-shared objects with -z nodelete; it is stated here as well
@@ -111,15 +116,25 @@ vault:
 
 UNIT_PKGS := ./internal/... ./cmd/...
 
+GO_SOURCES = $$(find . -name '*.go' -not -path './test/vault/*')
+
+# The whole suite: static checks, unit tests with the race detector, fuzzing,
+# sanitizers, then every integration test against a real Vault.
 test: deps all
-	@test -z "$$(gofmt -l $$(find . -name '*.go' -not -path './test/vault/*'))" || \
-		{ echo "gofmt needed:"; gofmt -l .; exit 1; }
+	@test -z "$$(gofmt -l $(GO_SOURCES))" || \
+		{ echo "gofmt needed:"; gofmt -l $(GO_SOURCES); exit 1; }
 	$(GO) vet ./...
+	$(MAKE) unit fuzz sanitize integration
+
+unit:
 	$(GO) test -race -count=1 $(UNIT_PKGS)
-	$(MAKE) fuzz
-	$(MAKE) sanitize
+
+integration: all
 	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" \
 		$(GO) test -count=1 -timeout 30m -v -skip '^TestSanitizers$$' ./test/... 2>&1 | tee $(BUILD)/integration.log
+
+fmt:
+	gofmt -w $(GO_SOURCES)
 
 demo: deps all
 	@VAULT_BIN="$$(scripts/vault-bin.sh)" scripts/demo.sh

@@ -14,9 +14,22 @@ if [ -n "$missing" ]; then
 	fi
 	echo ">>> installing Debian packages:$missing"
 	apt-get update -qq
+	# openssh-server is here for the tests, which run their own sshd; keep
+	# the package from starting (and enabling) the machine's ssh service.
+	ssh_new=no
+	case " $missing " in *" openssh-server "*) ssh_new=yes ;; esac
+	policy=/usr/sbin/policy-rc.d
+	policy_ours=no
+	if [ "$ssh_new" = yes ] && [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && policy_ours=yes
+	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	[ "$policy_ours" = yes ] && rm -f "$policy"
+	if [ "$ssh_new" = yes ] && command -v systemctl >/dev/null 2>&1; then
+		systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+	fi
 fi
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
-	echo "Go 1.25 or newer is needed (go not on PATH nor in /usr/local/go)" >&2
+	echo "Go 1.26 or newer is needed (go not on PATH nor in /usr/local/go)" >&2
 	exit 1
 fi
