@@ -84,11 +84,16 @@ func ReadVerdict(buf []byte) (Verdict, error) {
 	if len(fields) != 3 {
 		return Verdict{}, fmt.Errorf("verdict has %d fields, want 3", len(fields))
 	}
-	n, err := strconv.Atoi(string(fields[0]))
-	if err != nil || n < int(Success) || n > int(ServiceErr) {
-		return Verdict{}, fmt.Errorf("verdict result %q is not one of 0-3", fields[0])
+	// As strict as the adapter's decode_verdict: one digit, and strings
+	// that fit its buffers.
+	r := fields[0]
+	if len(r) != 1 || r[0] < '0'+byte(Success) || r[0] > '0'+byte(ServiceErr) {
+		return Verdict{}, fmt.Errorf("verdict result %q is not one of 0-3", r)
 	}
-	return Verdict{Result: Result(n), Message: string(fields[1]), Log: string(fields[2])}, nil
+	if len(fields[1]) > MaxMessage || len(fields[2]) > MaxLog {
+		return Verdict{}, fmt.Errorf("verdict message or log is longer than %d or %d bytes", MaxMessage, MaxLog)
+	}
+	return Verdict{Result: Result(r[0] - '0'), Message: string(fields[1]), Log: string(fields[2])}, nil
 }
 
 // Clip returns s without NUL bytes, cut to at most max bytes on a UTF-8

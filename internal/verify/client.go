@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"pam_vault/internal/config"
 )
@@ -26,6 +27,7 @@ type Client struct {
 	bases     []*url.URL // vault_addr's addresses, in the order tried
 	mount     string
 	namespace string
+	timeout   time.Duration // bounds a request whose context has no deadline
 	http      *http.Client
 }
 
@@ -62,6 +64,7 @@ func NewClient(cfg *config.Config) (*Client, error) {
 		bases:     bases,
 		mount:     cfg.SSHMountPoint,
 		namespace: cfg.Namespace,
+		timeout:   cfg.Timeout,
 		http: &http.Client{
 			Transport: transport,
 			// A redirect would carry the OTP to an address the operator did
@@ -190,6 +193,11 @@ func (c *Client) put(ctx context.Context, path string, payload any) (int, []byte
 // Each attempt gets an equal share of what is left of ctx's deadline, so a
 // server that hangs leaves time for the others.
 func (c *Client) send(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	var failures []error
 	for i, base := range c.bases {
 		attemptCtx, cancel := shareDeadline(ctx, len(c.bases)-i)
@@ -387,8 +395,12 @@ func vaultErrors(env vaultAnswer, jsonErr error, status int) string {
 // truncate keeps a message from Vault short enough for one log line.
 func truncate(s string) string {
 	const max = 200
-	if len(s) > max {
-		return s[:max] + "…"
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// otp is an OTP-shaped token; no Vault in these tests knows it.
+const otp = "0d2c6a3e-5f4b-4c1d-9e8f-7a6b5c4d3e2f"
+
+// writeConfig writes content to a config file of mode 0600 in a new
+// temporary directory and returns its path.
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.hcl")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// caFile writes a self-signed CA certificate to a PEM file and returns its
+// path, so that configs need not rely on the host's CA bundle.
+func caFile(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "engine test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// closedAddr returns a loopback address on which nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestDecide runs Decide on requests that need no Vault: configuration
+// errors, bad input, and a Vault that cannot be reached.
+func TestDecide(t *testing.T) {
+	ca := caFile(t)
+	closed := "http://" + closedAddr(t)
+	good := writeConfig(t, "vault_addr = "+strconv.Quote(closed)+"\nca_cert = "+strconv.Quote(ca)+"\nallowed_roles = \"*\"\ntimeout = \"2s\"\n")
+	https := writeConfig(t, "vault_addr = \"https://"+closedAddr(t)+"\"\nca_cert = "+strconv.Quote(ca)+"\ntimeout = \"2s\"\n")
+	missing := filepath.Join(t.TempDir(), "missing.hcl")
+	unknownKey := writeConfig(t, "vault_addr = \"https://v:8200\"\nvault_token = \"s.hunter2\"\n")
+	groupWritable := writeConfig(t, "vault_addr = \"https://v:8200\"\n")
+	if err := os.Chmod(groupWritable, 0o620); err != nil {
+		t.Fatal(err)
+	}
+	badCA := writeConfig(t, "vault_addr = "+strconv.Quote(closed)+"\nca_cert = "+strconv.Quote(missing)+"\n")
+
+	tests := []struct {
+		name    string
+		req     Request
+		want    Result
+		parts   []string // substrings of the log line
+		absent  []string // substrings the log line must not hold
+		wantMsg bool     // a message for the user
+	}{
+		{
+			name:  "missing config file",
+			req:   Request{Args: []string{"config=" + missing}, User: "alice", Token: "hunter2"},
+			want:  ServiceErr,
+			parts: []string{"configuration error", missing, "no such file"},
+		},
+		{
+			name:  "relative config path",
+			req:   Request{Args: []string{"config=etc/config.hcl"}, User: "alice", Token: otp},
+			want:  ServiceErr,
+			parts: []string{"absolute"},
+		},
+		{
+			name:  "empty config path",
+			req:   Request{Args: []string{"config="}, User: "alice", Token: otp},
+			want:  ServiceErr,
+			parts: []string{"config="},
+		},
+		{
+			name:  "unknown key",
+			req:   Request{Args: []string{"config=" + unknownKey}, User: "alice", Token: otp},
+			want:  ServiceErr,
+			parts: []string{unknownKey + ":2:", "vault_token"},
+		},
+		{
+			name:  "group-writable config file",
+			req:   Request{Args: []string{"config=" + groupWritable}, User: "alice", Token: otp},
+			want:  ServiceErr,
+			parts: []string{groupWritable, "writable"},
+		},
+		{
+			name:  "http without dev",
+			req:   Request{Args: []string{"config=" + good}, User: "alice", Token: otp},
+			want:  ServiceErr,
+			parts: []string{good + ":1:", "dev"},
+		},
+		{
+			name:   "unusable ca_cert",
+			req:    Request{Args: []string{"config=" + badCA, "dev"}, User: "alice", Token: otp},
+			want:   ServiceErr,
+			parts:  []string{"ca_cert"},
+			absent: []string{otp},
+		},
+		{
+			name:  "empty user",
+			req:   Request{Args: []string{"config=" + good, "dev"}, User: "", Token: otp},
+			want:  AuthErr,
+			parts: []string{"authentication failure", "no user name"},
+		},
+		{
+			name:  "password instead of an OTP",
+			req:   Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: "hunter2", RemoteHost: "192.0.2.7", Service: "sshd"},
+			want:  AuthErr,
+			parts: []string{"authentication failure", "user=alice", "rhost=192.0.2.7", "Vault was not asked"},
+		},
+		{
+			name:  "empty token",
+			req:   Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: ""},
+			want:  AuthErr,
+			parts: []string{"Vault was not asked"},
+		},
+		{
+			name:  "OTP with a trailing newline",
+			req:   Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: otp + "\n"},
+			want:  AuthErr,
+			parts: []string{"Vault was not asked"},
+		},
+		{
+			name:  "long password",
+			req:   Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: "correct horse battery staple, 36 chr"},
+			want:  AuthErr,
+			parts: []string{"Vault was not asked"},
+		},
+		{
+			name:    "Vault unreachable",
+			req:     Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: otp, RemoteHost: "192.0.2.7"},
+			want:    Unavailable,
+			parts:   []string{"Vault unavailable", "user=alice", "rhost=192.0.2.7", "reason="},
+			absent:  []string{"elapsed=", "vault=", "ignored="},
+			wantMsg: true,
+		},
+		{
+			name:    "Vault unreachable over https",
+			req:     Request{Args: []string{"config=" + https}, User: "alice", Token: otp},
+			want:    Unavailable,
+			wantMsg: true,
+		},
+		{
+			name:    "unknown module argument",
+			req:     Request{Args: []string{"config=" + good, "dev", "frobnicate", "use_first_pass"}, User: "alice", Token: otp},
+			want:    Unavailable,
+			parts:   []string{"ignored=", "frobnicate"},
+			absent:  []string{"use_first_pass"},
+			wantMsg: true,
+		},
+		{
+			name:  "unknown module argument on a config error",
+			req:   Request{Args: []string{"frobnicate", "config=" + missing}, User: "alice", Token: otp},
+			want:  ServiceErr,
+			parts: []string{"ignored=", "frobnicate"},
+		},
+		{
+			name:    "debug",
+			req:     Request{Args: []string{"config=" + good, "dev", "debug"}, User: "alice", Token: otp},
+			want:    Unavailable,
+			parts:   []string{" elapsed=", " vault=" + closed},
+			wantMsg: true,
+		},
+		{
+			name:  "debug on a rejected token",
+			req:   Request{Args: []string{"debug", "config=" + good, "dev"}, User: "alice", Token: "hunter2"},
+			want:  AuthErr,
+			parts: []string{" elapsed=", " vault="},
+		},
+		{
+			name:   "debug on a config error",
+			req:    Request{Args: []string{"debug", "config=" + missing}, User: "alice", Token: "hunter2"},
+			want:   ServiceErr,
+			parts:  []string{" elapsed="},
+			absent: []string{"vault="},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			v := Decide(ctx, tt.req)
+			if v.Result != tt.want {
+				t.Errorf("Result = %s, want %s; log: %s", v.Result.PAMName(), tt.want.PAMName(), v.Log)
+			}
+			if tt.req.Token != "" {
+				if strings.Contains(v.Log, tt.req.Token) {
+					t.Errorf("log holds the token %q: %s", tt.req.Token, v.Log)
+				}
+				if strings.Contains(v.Message, tt.req.Token) {
+					t.Errorf("message holds the token %q: %s", tt.req.Token, v.Message)
+				}
+			}
+			for _, p := range tt.parts {
+				if !strings.Contains(v.Log, p) {
+					t.Errorf("log does not contain %q: %s", p, v.Log)
+				}
+			}
+			for _, p := range tt.absent {
+				if strings.Contains(v.Log, p) {
+					t.Errorf("log contains %q: %s", p, v.Log)
+				}
+			}
+			if tt.wantMsg && v.Message == "" {
+				t.Errorf("no message for the user")
+			}
+			if !tt.wantMsg && v.Message != "" {
+				t.Errorf("message %q, want none", v.Message)
+			}
+			if strings.ContainsAny(v.Log, "\n\r\x00") {
+				t.Errorf("log is not one line: %q", v.Log)
+			}
+			if len(v.Log) > MaxLog {
+				t.Logf("log is %d bytes; the adapter keeps %d", len(v.Log), MaxLog)
+			}
+		})
+	}
+}
+
+// TestResultPAMName checks the PAM code each result becomes.
+func TestResultPAMName(t *testing.T) {
+	tests := []struct {
+		r    Result
+		want string
+	}{
+		{Success, "PAM_SUCCESS"},
+		{AuthErr, "PAM_AUTH_ERR"},
+		{Unavailable, "PAM_AUTHINFO_UNAVAIL"},
+		{ServiceErr, "PAM_SERVICE_ERR"},
+		{Result(4), "PAM_SERVICE_ERR"},
+		{Result(-1), "PAM_SERVICE_ERR"},
+		{Result(1 << 30), "PAM_SERVICE_ERR"},
+	}
+	for _, tt := range tests {
+		if got := tt.r.PAMName(); got != tt.want {
+			t.Errorf("Result(%d).PAMName() = %q, want %q", int(tt.r), got, tt.want)
+		}
+	}
+	// The values are shared with cgo/pam_vault_engine.h.
+	for r, want := range map[Result]int{Success: 0, AuthErr: 1, Unavailable: 2, ServiceErr: 3} {
+		if int(r) != want {
+			t.Errorf("%s = %d, want %d", r.PAMName(), int(r), want)
+		}
+	}
+}
