@@ -88,7 +88,9 @@ func TestDecide(t *testing.T) {
 	if err := os.Chmod(groupWritable, 0o620); err != nil {
 		t.Fatal(err)
 	}
-	badCA := writeConfig(t, "vault_addr = "+strconv.Quote(closed)+"\nca_cert = "+strconv.Quote(missing)+"\n")
+	// The CA files are read only for an https address.
+	badCA := writeConfig(t, "vault_addr = "+strconv.Quote(strings.Replace(closed, "http:", "https:", 1))+"\nca_cert = "+strconv.Quote(missing)+"\n")
+	httpBadCA := writeConfig(t, "vault_addr = "+strconv.Quote(closed)+"\nca_cert = "+strconv.Quote(missing)+"\n")
 
 	tests := []struct {
 		name    string
@@ -140,6 +142,14 @@ func TestDecide(t *testing.T) {
 			want:   ServiceErr,
 			parts:  []string{"ca_cert"},
 			absent: []string{otp},
+		},
+		{
+			name:    "ca_cert ignored for plain http",
+			req:     Request{Args: []string{"config=" + httpBadCA, "dev"}, User: "alice", Token: otp},
+			want:    Unavailable,
+			parts:   []string{"connection refused"},
+			absent:  []string{otp, "ca_cert"},
+			wantMsg: true,
 		},
 		{
 			name:  "empty user",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func NewClient(cfg *config.Config) (*Client, error) {
 	if len(bases) == 0 {
 		return nil, fmt.Errorf("%w: vault_addr holds no address", ErrConfig)
 	}
-	tlsConf, err := TLSConfig(cfg)
+	tlsConf, err := transportTLS(cfg, bases)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +75,20 @@ func NewClient(cfg *config.Config) (*Client, error) {
 			},
 		},
 	}, nil
+}
+
+// transportTLS returns the TLS settings of the client's transport. Reading a
+// CA bundle is most of an http login's own CPU time, so when no address uses
+// https (dev) none is read, and the transport gets a configuration that
+// trusts nothing; the CA keys are then ignored, as vault-ssh-helper's -dev
+// ignored them.
+func transportTLS(cfg *config.Config, bases []*url.URL) (*tls.Config, error) {
+	for _, b := range bases {
+		if b.Scheme == "https" {
+			return TLSConfig(cfg)
+		}
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}, nil
 }
 
 // Addrs returns the addresses the client tries, in order.
