@@ -1,0 +1,89 @@
+/*
+ * engineload: how long loading pam_vault's Go engine takes, apart from any
+ * login. It does what the adapter does on a first login, step by step:
+ *
+ *   engineload ENGINE_SO
+ *
+ * dlopen(ENGINE_SO) (which starts the Go runtime's initialisation), then two
+ * calls of pam_vault_decide with a request that fails before any file or
+ * network use (a relative config= path). Prints, in nanoseconds:
+ *
+ *   engineload DLOPEN_NS FIRST_CALL_NS SECOND_CALL_NS HWM_BEFORE_KB HWM_AFTER_KB
+ *
+ * The first call waits for the runtime to finish starting; the second is
+ * the cost of a call into Go once it has.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pam_vault_engine.h"
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long status_kb(const char *name)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	size_t len = strlen(name);
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, name, len) == 0 && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s ENGINE_SO\n", argv[0]);
+		return 64;
+	}
+	long before = status_kb("VmHWM");
+	long long t0 = now_ns();
+	void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+	long long t1 = now_ns();
+	if (h == NULL) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return 1;
+	}
+	pam_vault_decide_fn decide =
+		(pam_vault_decide_fn)dlsym(h, PAM_VAULT_DECIDE_SYMBOL);
+	if (decide == NULL) {
+		fprintf(stderr, "dlsym: %s\n", dlerror());
+		return 1;
+	}
+	const char *args[] = {"config=relative.hcl"};
+	struct pam_vault_request req = {
+		.argc = 1, .argv = args, .user = "nobody", .authtok = "x",
+		.rhost = "", .service = "bench",
+	};
+	struct pam_vault_verdict v;
+	long long t2 = now_ns();
+	decide(&req, &v);
+	long long t3 = now_ns();
+	decide(&req, &v);
+	long long t4 = now_ns();
+	if (v.result != PAM_VAULT_SERVICE_ERR) {
+		fprintf(stderr, "unexpected verdict %d: %s\n", v.result, v.log);
+		return 1;
+	}
+	printf("engineload %lld %lld %lld %ld %ld\n", t1 - t0, t3 - t2, t4 - t3,
+	       before, status_kb("VmHWM"));
+	return 0;
+}

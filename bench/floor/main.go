@@ -1,0 +1,96 @@
+// Command floor is the benchmark's network floor: the bare verify request
+// pam_vault sends for a login, and nothing else. For each line of standard
+// input (a one-time password) it sends PUT /v1/<mount>/verify to Vault over
+// the same transport as the engine (no proxy, TLS 1.2 or newer trusting only
+// -ca, a new connection per request unless -keepalive) and prints
+//
+//	floor STATUS NANOSECONDS
+//
+// Started with one line it is the floor of a fresh process per login; fed
+// line by line it is the warm floor.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "", "Vault base URL")
+	mount := flag.String("mount", "ssh", "SSH secrets engine mount")
+	ca := flag.String("ca", "", "PEM file of the CA to trust (https only)")
+	keepalive := flag.Bool("keepalive", false, "reuse one connection across requests")
+	flag.Parse()
+	client, err := newClient(*ca, *keepalive)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+	url := *addr + "/v1/" + *mount + "/verify"
+	in := bufio.NewScanner(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	for in.Scan() {
+		start := time.Now()
+		status, err := verify(client, url, in.Text())
+		elapsed := time.Since(start)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(out, "floor %d %d\n", status, elapsed.Nanoseconds())
+		out.Flush()
+	}
+}
+
+// newClient builds the HTTP client once per process, as the engine does per
+// login.
+func newClient(caFile string, keepalive bool) (*http.Client, error) {
+	tr := &http.Transport{
+		Proxy:              nil,
+		DialContext:        (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: -1}).DialContext,
+		DisableCompression: true,
+		DisableKeepAlives:  !keepalive,
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no certificate", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	}
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, nil
+}
+
+// verify sends one verify request and reads the whole answer.
+func verify(client *http.Client, url, otp string) (int, error) {
+	body, _ := json.Marshal(map[string]string{"otp": otp})
+	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Vault-Request", "true")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
+}
