@@ -9,17 +9,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// skipUnlessCI skips t for reason, except under CI (CI set), where a test
-// that cannot run is a failure.
-func skipUnlessCI(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set, so this test must run, but: %s", reason)
-	}
-	t.Skip(reason)
-}
+	"pam_vault/internal/pamtest"
+)
 
 // writeConfig writes content to name in a new temporary directory with the
 // exact mode (no umask) and returns its path.
@@ -165,7 +157,7 @@ func TestLoadWritable(t *testing.T) {
 
 func TestLoadOtherOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
-		skipUnlessCI(t, "giving a file to another uid needs root")
+		pamtest.Need(t, "giving a file to another uid needs root")
 	}
 	path := writeConfig(t, "config.hcl", exampleConfig, 0o644)
 	if err := os.Chown(path, 65534, 65534); err != nil {

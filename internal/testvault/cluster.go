@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pam_vault/internal/pamtest"
 )
 
 // Bounds of the waits while a cluster starts and changes.
@@ -538,10 +540,7 @@ func StartClusterT(t testing.TB, n int) *Cluster {
 	t.Helper()
 	c, err := StartCluster(n)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("testvault: %v", err)
-		}
-		t.Skipf("testvault: %v", err)
+		pamtest.Need(t, "testvault: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -1,8 +1,9 @@
 package testvault
 
 import (
-	"os"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // StartT starts a server for t and closes it when t ends. If the server
@@ -13,10 +14,7 @@ func StartT(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s, err := Start(opts)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("testvault: %v", err)
-		}
-		t.Skipf("testvault: %v", err)
+		pamtest.Need(t, "testvault: %v", err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -1,88 +1,68 @@
 package cluster
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"pam_vault/internal/pamtest"
 )
 
 // The PAM side of the tests: build/ objects driven by pamtester under
 // pam_wrapper, and build/pam-vault-check.
 
-const (
-	pamWrapper = "libpam_wrapper.so"
-	// runBound bounds one pamtester or pam-vault-check run. It is far above
-	// any deadline a config here sets: only a hang reaches it.
-	runBound = 90 * time.Second
-)
+// journal holds every token the tests typed and every line the module
+// logged; TestMain checks it.
+var journal pamtest.Journal
+
+// TestMain fails the package if any typed token reached the module's log.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if err := journal.Check(); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: the syslog journal: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// runBound bounds one pamtester or pam-vault-check run. It is far above any
+// deadline a config here sets: only a hang reaches it.
+const runBound = 90 * time.Second
 
 // The messages pamtester prints for the results the tests expect.
 const (
-	authOK      = "successfully authenticated"
-	authErr     = "Authentication failure"
-	unavailable = "Authentication service cannot retrieve authentication info"
+	authOK      = pamtest.Success
+	authErr     = pamtest.AuthErr
+	unavailable = pamtest.AuthInfoUnavail
 )
-
-// need fails t when the CI environment variable is set and skips it
-// otherwise: CI provides every tool, so a missing one there is a broken CI.
-func need(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // pam holds what one test needs to drive the module: the build directory
 // and a directory of PAM services and config files.
 type pam struct {
 	build      string // a copy of the repository's build/
 	dir        string
-	serviceDir string
+	serviceDir pamtest.ServiceDir
 }
 
 // newPAM checks that the module is built and pamtester is installed, and
 // makes a service directory that is removed when t ends.
 func newPAM(t *testing.T) *pam {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := &pam{dir: t.TempDir()}
 	// A copy of build/: the adapter finds the engine and the helper beside
 	// itself, and a rebuild of build/ during the test cannot pull a
 	// half-written object from under it.
-	p.build = filepath.Join(p.dir, "build")
-	if err := os.Mkdir(p.build, 0o755); err != nil {
-		t.Fatal(err)
+	p.build = pamtest.Stage(t, "", pamtest.Artifacts...)
+	if err := pamtest.Tools("pamtester"); err != nil {
+		pamtest.Need(t, "%v", err)
 	}
-	for _, f := range []string{"pam_vault.so", "pam_vault_go.so", "pam-vault-check"} {
-		b, err := os.ReadFile(filepath.Join(root, "build", f))
-		if err != nil {
-			need(t, "build/%s is missing; run make first: %v", f, err)
-		}
-		if err := os.WriteFile(filepath.Join(p.build, f), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := exec.LookPath("pamtester"); err != nil {
-		need(t, "pamtester is not installed (make deps): %v", err)
-	}
-	p.serviceDir = filepath.Join(p.dir, "pam.d")
-	if err := os.Mkdir(p.serviceDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// pam_wrapper warns on every pam_start without a fallback service.
-	if err := os.WriteFile(filepath.Join(p.serviceDir, "other"), []byte("auth required pam_deny.so\n"), 0o644); err != nil {
+	var err error
+	if p.serviceDir, err = pamtest.NewServiceDir(filepath.Join(p.dir, "pam.d")); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -92,10 +72,8 @@ func newPAM(t *testing.T) *pam {
 // process's user) listing addrs as vault_addr, and returns its path.
 func (p *pam) config(t *testing.T, name string, timeout string, addrs ...string) string {
 	t.Helper()
-	text := fmt.Sprintf("vault_addr = %q\nssh_mount_point = %q\nallowed_roles = %q\ntimeout = %q\n",
-		strings.Join(addrs, ", "), mount, role, timeout)
-	path := filepath.Join(p.dir, name+".hcl")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+	path, err := pamtest.WriteConfig(p.dir, name, pamtest.ConfigText(strings.Join(addrs, ", "), mount, role, timeout))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -108,7 +86,7 @@ func (p *pam) service(t *testing.T, name, cfg string, extra ...string) string {
 	line := strings.Join(append([]string{
 		"auth requisite", filepath.Join(p.build, "pam_vault.so"), "config=" + cfg, "dev", "debug",
 	}, extra...), " ")
-	if err := os.WriteFile(filepath.Join(p.serviceDir, name), []byte(line+"\n"), 0o644); err != nil {
+	if _, err := p.serviceDir.Write(name, line); err != nil {
 		t.Fatal(err)
 	}
 	return name
@@ -122,38 +100,17 @@ type login struct {
 	output  string
 }
 
-// syslogLine matches how pam_wrapper prints a pam_syslog call on stderr.
-var syslogLine = regexp.MustCompile(`SYSLOG\((\d+)\): (.*)$`)
-
 // login runs `pamtester -v service user authenticate` with token as the
 // conversation's answer, bounded by runBound.
 func (p *pam) login(t *testing.T, service, user, token string) login {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runBound)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "pamtester", "-v", service, user, "authenticate")
-	cmd.Env = []string{
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"LD_PRELOAD=" + pamWrapper,
-		"PAM_WRAPPER=1",
-		"PAM_WRAPPER_SERVICE_DIR=" + p.serviceDir,
-		"PAM_WRAPPER_DEBUGLEVEL=2",
-	}
-	cmd.Stdin = strings.NewReader(token + "\n")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	l := login{elapsed: time.Since(start), output: out.String()}
-	if ctx.Err() != nil {
-		t.Fatalf("pamtester did not finish within %s: %v\n%s", runBound, err, l.output)
-	}
-	for _, line := range strings.Split(l.output, "\n") {
-		if rest, ok := strings.CutPrefix(line, "pamtester: "); ok {
-			l.result = rest
-		}
-		if m := syslogLine.FindStringSubmatch(line); m != nil && m[1] != "7" {
-			l.verdict = m[2]
+	o := pamtest.Pamtester(t, runBound, pamtest.WrapperEnv(p.serviceDir, 2), token+"\n",
+		"-v", service, user, "authenticate")
+	journal.Record(t, 1, []string{token}, o.Syslog)
+	l := login{result: o.Result, elapsed: o.Elapsed, output: o.Output}
+	for _, line := range o.Syslog {
+		if line.Priority != 7 {
+			l.verdict = line.Text
 		}
 	}
 	return l
@@ -173,25 +130,9 @@ func expect(t *testing.T, l login, want string) {
 // and returns its exit status and output.
 func (p *pam) check(t *testing.T, cfg string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), runBound)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(p.build, "pam-vault-check"), "-config="+cfg, "-dev")
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("pam-vault-check did not finish within %s\n%s", runBound, out.String())
-	}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), out.String()
-	}
-	t.Fatalf("pam-vault-check: %v", err)
-	return -1, ""
+	o := pamtest.Exec(t, runBound, []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "",
+		filepath.Join(p.build, "pam-vault-check"), "-config="+cfg, "-dev")
+	return o.ExitCode, o.Output
 }
 
 // reportLines returns the lines of a pam-vault-check report whose status is

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"pam_vault/internal/pamtest"
 	"pam_vault/internal/testvault"
 )
 
@@ -24,54 +25,17 @@ const (
 	user  = "alice"
 )
 
-// need fails t when the CI environment variable is set and skips it
-// otherwise: CI provides every tool, so a missing one there is a broken CI.
-func need(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// stagedBuild copies the given files of the repository's build/<dir> into
-// a new temporary directory and returns it. The adapter finds the engine
-// and the helper beside itself, so the copies work as a unit, and a
-// rebuild of build/ while a test runs cannot pull a half-written object
-// from under it.
-func stagedBuild(t *testing.T, dir string, files ...string) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := filepath.Join(root, "build", dir)
-	staged := t.TempDir()
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(build, f))
-		if err != nil {
-			need(t, "%s is missing; run make first: %v", filepath.Join("build", dir, f), err)
-		}
-		if err := os.WriteFile(filepath.Join(staged, f), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return staged
-}
-
 // compile builds testdata/<name>.c into dir with cc and extra flags, linked
 // with libpam, and returns the binary's path.
 func compile(t *testing.T, dir, name string, flags ...string) string {
 	t.Helper()
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		need(t, "no C compiler (make deps): %v", err)
+	if err := pamtest.Tools("cc"); err != nil {
+		pamtest.Need(t, "no C compiler: %v", err)
 	}
 	out := filepath.Join(dir, name)
-	args := append([]string{"-O2", "-g", "-Wall", "-Wextra", "-Werror"}, flags...)
-	args = append(args, "-o", out, filepath.Join("testdata", name+".c"), "-lpam")
-	if b, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
-		need(t, "compiling testdata/%s.c (is libpam0g-dev installed? make deps): %v\n%s", name, err, b)
+	src := filepath.Join("testdata", name+".c")
+	if err := pamtest.CompileC(out, src, append([]string{"-O2", "-g"}, flags...)...); err != nil {
+		pamtest.Need(t, "%v (is libpam0g-dev installed? make deps)", err)
 	}
 	return out
 }
@@ -118,7 +82,7 @@ func startVault(t *testing.T) *vault {
 		sharedVault = &vault{Server: s}
 	})
 	if sharedVaultErr != nil {
-		need(t, "testvault: %v", sharedVaultErr)
+		pamtest.Need(t, "testvault: %v", sharedVaultErr)
 	}
 	return sharedVault
 }
@@ -153,18 +117,16 @@ func (v *vault) stack(t *testing.T, dir, module string, args ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, filepath.Base(confdir)+".hcl")
-	text := fmt.Sprintf("vault_addr = %q\nssh_mount_point = %q\nallowed_roles = %q\ntimeout = \"5s\"\n",
-		v.Addr, mount, role)
-	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+	cfg, err := pamtest.WriteConfig(dir, filepath.Base(confdir), pamtest.ConfigText(v.Addr, mount, role, "5s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	services, err := pamtest.NewServiceDir(confdir)
+	if err != nil {
 		t.Fatal(err)
 	}
 	line := strings.Join(append([]string{"auth requisite", module, "config=" + cfg, "dev"}, args...), " ")
-	if err := os.WriteFile(filepath.Join(confdir, "vault"), []byte(line+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// libpam logs an error on every pam_start without a fallback service.
-	if err := os.WriteFile(filepath.Join(confdir, "other"), []byte("auth required pam_deny.so\n"), 0o644); err != nil {
+	if _, err := services.Write("vault", line); err != nil {
 		t.Fatal(err)
 	}
 	return confdir
@@ -301,7 +263,7 @@ func (g growth) check(t *testing.T, samples []sample, sum summary) {
 // Vault). After 2,000 cycles of warm-up the open descriptors must not
 // change and resident memory must grow less than 16 MiB.
 func TestTenThousandLogins(t *testing.T) {
-	build := stagedBuild(t, "", "pam_vault.so", "pam_vault_go.so", "pam-vault-check")
+	build := pamtest.Stage(t, "", "pam_vault.so", "pam_vault_go.so", "pam-vault-check")
 	v := startVault(t)
 	dir := t.TempDir()
 	bin := compile(t, dir, "cycles")
@@ -320,7 +282,7 @@ func TestTenThousandLogins(t *testing.T) {
 // open descriptors must not change and resident memory must grow less than
 // 1 MiB.
 func TestHelperPathLogins(t *testing.T) {
-	build := stagedBuild(t, "", "pam_vault.so", "pam-vault-check")
+	build := pamtest.Stage(t, "", "pam_vault.so", "pam-vault-check")
 	v := startVault(t)
 	dir := t.TempDir()
 	bin := compile(t, dir, "cycles")

@@ -1,9 +1,6 @@
 package leak
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pam_vault/internal/pamtest"
 )
 
 // sanitizerFlags are the flags `make asan` builds build/asan/ with; the
@@ -37,7 +36,7 @@ var sanitizerReport = regexp.MustCompile(`==\d+==|runtime error:`)
 // pam_wrapper after it, and options that make any report fatal.
 type sanitized struct {
 	build      string // a copy of build/asan
-	serviceDir string
+	serviceDir pamtest.ServiceDir
 	env        []string
 }
 
@@ -45,39 +44,30 @@ type sanitized struct {
 // PAM service directory.
 func newSanitized(t *testing.T) *sanitized {
 	t.Helper()
-	s := &sanitized{build: stagedBuild(t, "asan", "pam_vault.so", "pam_vault_go.so", "pam-vault-check", "forkharness")}
-	if _, err := exec.LookPath("pamtester"); err != nil {
-		need(t, "pamtester is not installed (make deps): %v", err)
+	s := &sanitized{build: pamtest.Stage(t, "asan", "pam_vault.so", "pam_vault_go.so", "pam-vault-check", "forkharness")}
+	if err := pamtest.Tools("pamtester"); err != nil {
+		pamtest.Need(t, "%v", err)
 	}
 	out, err := exec.Command("gcc", "-print-file-name=libasan.so").Output()
 	libasan := strings.TrimSpace(string(out))
 	if err != nil || !filepath.IsAbs(libasan) {
-		need(t, "gcc does not know where libasan.so is (%q, %v); install gcc and libasan (make deps)", libasan, err)
+		pamtest.Need(t, "gcc does not know where libasan.so is (%q, %v); install gcc and libasan (make deps)", libasan, err)
 	}
-	s.serviceDir = filepath.Join(t.TempDir(), "pam.d")
-	if err := os.Mkdir(s.serviceDir, 0o755); err != nil {
+	if s.serviceDir, err = pamtest.NewServiceDir(filepath.Join(t.TempDir(), "pam.d")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(s.serviceDir, "other"), []byte("auth required pam_deny.so\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.env = []string{
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"LD_PRELOAD=" + libasan + ":libpam_wrapper.so",
-		"PAM_WRAPPER=1",
-		"PAM_WRAPPER_SERVICE_DIR=" + s.serviceDir,
-		"PAM_WRAPPER_DEBUGLEVEL=2",
+	s.env = append(pamtest.WrapperEnv(s.serviceDir, 2, libasan),
 		fmt.Sprintf("ASAN_OPTIONS=halt_on_error=1:exitcode=%d:detect_leaks=1:detect_stack_use_after_return=1:"+
 			"check_initialization_order=1:strict_string_checks=1:detect_invalid_pointer_pairs=1", asanExit),
 		fmt.Sprintf("UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=%d", ubsanExit),
-	}
+	)
 	return s
 }
 
 // service writes a PAM service whose one auth line is line.
 func (s *sanitized) service(t *testing.T, name, line string) string {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(s.serviceDir, name), []byte(line+"\n"), 0o644); err != nil {
+	if _, err := s.serviceDir.Write(name, line); err != nil {
 		t.Fatal(err)
 	}
 	return name
@@ -88,26 +78,8 @@ func (s *sanitized) service(t *testing.T, name, line string) string {
 // and everything printed.
 func (s *sanitized) run(t *testing.T, stdin string, extra []string, name string, args ...string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(append([]string{}, s.env...), extra...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s did not finish within a minute\n%s", name, out.String())
-	}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, out.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), out.String()
-	}
-	t.Fatalf("%s: %v", name, err)
-	return -1, ""
+	o := pamtest.Exec(t, time.Minute, append(append([]string{}, s.env...), extra...), stdin, name, args...)
+	return o.ExitCode, o.Output
 }
 
 // clean fails t if output holds a sanitizer report or the status is one
@@ -117,17 +89,6 @@ func clean(t *testing.T, what string, code int, output string) {
 	if sanitizerReport.MatchString(output) || code == asanExit || code == ubsanExit || code < 0 {
 		t.Fatalf("%s: sanitizer report (exit %d):\n%s", what, code, output)
 	}
-}
-
-// pamtesterResult is pamtester's last "pamtester: " line.
-func pamtesterResult(output string) string {
-	var last string
-	for _, line := range strings.Split(output, "\n") {
-		if rest, ok := strings.CutPrefix(line, "pamtester: "); ok {
-			last = rest
-		}
-	}
-	return last
 }
 
 // TestSanitizers runs real logins through the adapter and the fork harness
@@ -143,10 +104,8 @@ func TestSanitizers(t *testing.T) {
 	dir := t.TempDir()
 
 	writeConfig := func(name, addr string, extra ...string) string {
-		path := filepath.Join(dir, name+".hcl")
-		text := fmt.Sprintf("vault_addr = %q\nssh_mount_point = %q\nallowed_roles = %q\ntimeout = \"5s\"\n%s",
-			addr, mount, role, strings.Join(extra, "\n"))
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		path, err := pamtest.WriteConfig(dir, name, pamtest.ConfigText(addr, mount, role, "5s", extra...))
+		if err != nil {
 			t.Fatal(err)
 		}
 		return path
@@ -154,7 +113,7 @@ func TestSanitizers(t *testing.T) {
 	module := filepath.Join(s.build, "pam_vault.so")
 	good := writeConfig("good", v.Addr)
 	down := writeConfig("down", "http://127.0.0.1:1")
-	broken := writeConfig("broken", v.Addr, "bogus_key = 1\n")
+	broken := writeConfig("broken", v.Addr, "bogus_key = 1")
 	line := func(cfg string, args ...string) string {
 		return strings.Join(append([]string{"auth requisite", module, "config=" + cfg, "dev", "debug"}, args...), " ")
 	}
@@ -196,7 +155,7 @@ func TestSanitizers(t *testing.T) {
 		} {
 			code, out := s.run(t, tc.token+"\n", tc.env, "pamtester", "-v", tc.service, user, "authenticate")
 			clean(t, tc.name, code, out)
-			if got := pamtesterResult(out); got != tc.want || !strings.Contains(out, tc.path) {
+			if got := pamtest.Result(out); got != tc.want || !strings.Contains(out, tc.path) {
 				t.Fatalf("%s: got %q, want %q by a line holding %q\n%s", tc.name, got, tc.want, tc.path, out)
 			}
 			t.Logf("%s: %s, no sanitizer report", tc.name, tc.want)

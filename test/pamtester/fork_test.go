@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // PAM's numeric codes, as the harness prints them.
@@ -29,15 +31,10 @@ func forkHarness(t *testing.T, e *env) string {
 	t.Helper()
 	harnessOnce.Do(func() {
 		harnessPath = filepath.Join(e.dir, "forkharness")
-		out, err := exec.Command("cc", "-Wall", "-Wextra", "-Werror", "-o", harnessPath,
-			"testdata/forkharness.c", "-lpam").CombinedOutput()
-		if err != nil {
-			harnessErr = err
-			harnessPath = string(out)
-		}
+		harnessErr = pamtest.CompileC(harnessPath, "testdata/forkharness.c")
 	})
 	if harnessErr != nil {
-		t.Fatalf("compiling the fork harness: %v\n%s", harnessErr, harnessPath)
+		t.Fatalf("compiling the fork harness: %v", harnessErr)
 	}
 	return harnessPath
 }
@@ -75,15 +72,13 @@ func (e *env) fork(t *testing.T, service, childToken, parentToken string) forkRu
 			r.child = v
 		}
 	}
-	lines := parseSyslog(stderr.String())
-	for _, l := range lines {
-		r.syslog = append(r.syslog, l.text)
-	}
+	lines := pamtest.ParseSyslog(stderr.String())
+	r.syslog = pamtest.Texts(lines)
 	attempts := 1
 	if parentToken != "" {
 		attempts = 2
 	}
-	record(t, attempts, []string{childToken, parentToken}, lines)
+	journal.Record(t, attempts, []string{childToken, parentToken}, lines)
 	return r
 }
 

@@ -14,7 +14,7 @@ func (e *env) login(t *testing.T, service, user, token string) (prompts int, err
 	t.Helper()
 	// This path logs to the real syslog, which the suite does not read; the
 	// token still joins the journal so that no other run may log it.
-	record(t, 0, []string{token}, nil)
+	journal.Record(t, 0, []string{token}, nil)
 	tx, err := pam.StartConfDir(service, user, pam.ConversationFunc(
 		func(s pam.Style, _ string) (string, error) {
 			switch s {
@@ -23,7 +23,7 @@ func (e *env) login(t *testing.T, service, user, token string) (prompts int, err
 				return token, nil
 			}
 			return "", nil
-		}), e.serviceDir)
+		}), string(e.serviceDir))
 	if err != nil {
 		t.Fatalf("pam_start_confdir: %v", err)
 	}

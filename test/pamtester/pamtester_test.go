@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"pam_vault/internal/pamtest"
 	"pam_vault/internal/testvault"
 )
 
@@ -19,8 +20,8 @@ func TestValidOTPLogsInOnce(t *testing.T) {
 	// without the pam_unix line vault-ssh-helper needed.
 	o := e.pamtester(t, svc, testUser, otp+"\n", nil, "setcred")
 	expect(t, o, pamtesterOK)
-	if !strings.Contains(o.output, "credential info has successfully been set") {
-		t.Fatalf("pam_setcred did not succeed:\n%s", o.output)
+	if !strings.Contains(o.Output, "credential info has successfully been set") {
+		t.Fatalf("pam_setcred did not succeed:\n%s", o.Output)
 	}
 	logged(t, o, "accepted Vault OTP", "user=alice", "role="+role)
 
@@ -72,8 +73,8 @@ func TestNonOTPTokenNeverReachesVault(t *testing.T) {
 		o := e.pamtester(t, svc, testUser, tok+"\n", nil)
 		expect(t, o, authErr)
 		logged(t, o, "not shaped like a Vault OTP", "Vault was not asked")
-		if strings.Contains(strings.Join(o.syslog, "\n"), tok) {
-			t.Errorf("the token %q appears in the log:\n%s", tok, strings.Join(o.syslog, "\n"))
+		if strings.Contains(strings.Join(o.SyslogTexts(), "\n"), tok) {
+			t.Errorf("the token %q appears in the log:\n%s", tok, strings.Join(o.SyslogTexts(), "\n"))
 		}
 	}
 	// A real OTP is verified too, to show the audit device records verify
@@ -98,7 +99,7 @@ func TestVaultStoppedIsUnavailable(t *testing.T) {
 	e := setup(t)
 	stopped, err := testvault.Start(testvault.Options{})
 	if err != nil {
-		need(t, "%v", err)
+		pamtest.Need(t, "%v", err)
 	}
 	addr := stopped.Addr
 	stopped.Close()
@@ -162,7 +163,7 @@ func TestUseFirstPass(t *testing.T) {
 	e := setup(t)
 	setItems := "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so"
 	if _, err := os.Stat(setItems); err != nil {
-		need(t, "pam_wrapper's pam_set_items.so is missing: %v", err)
+		pamtest.Need(t, "pam_wrapper's pam_set_items.so is missing: %v", err)
 	}
 	cfg := e.writeConfig(t, "first-pass", e.configText())
 	svc := e.service(t, "first-pass",
@@ -174,8 +175,8 @@ func TestUseFirstPass(t *testing.T) {
 	otp := e.otp(t, role, testUser, "127.0.0.1")
 	o := e.pamtester(t, svc, testUser, "", []string{"PAM_AUTHTOK=" + otp})
 	expect(t, o, pamtesterOK)
-	if strings.Contains(o.output, "Password:") {
-		t.Fatalf("use_first_pass prompted again:\n%s", o.output)
+	if strings.Contains(o.Output, "Password:") {
+		t.Fatalf("use_first_pass prompted again:\n%s", o.Output)
 	}
 	o = e.pamtester(t, svc, testUser, "", []string{"PAM_AUTHTOK=" + otp})
 	expect(t, o, authErr)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // TestPanicStopsAtTheBoundary: a panic inside the engine must not unwind
@@ -14,8 +16,8 @@ import (
 func TestPanicStopsAtTheBoundary(t *testing.T) {
 	e := setup(t)
 	bin := filepath.Join(t.TempDir(), "enginepanic")
-	if out, err := exec.Command("cc", "-Wall", "-Wextra", "-Werror", "-o", bin, "testdata/enginepanic.c").CombinedOutput(); err != nil {
-		t.Fatalf("compiling: %v\n%s", err, out)
+	if err := pamtest.CompileC(bin, "testdata/enginepanic.c"); err != nil {
+		t.Fatal(err)
 	}
 	out, err := exec.Command(bin, filepath.Join(e.build, "pam_vault_go.so")).CombinedOutput()
 	if err != nil {

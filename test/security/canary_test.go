@@ -59,8 +59,8 @@ func TestHostileEnvironmentIsLive(t *testing.T) {
 	}
 	urls := strings.Join([]string{trapHTTP, h.tls.URL}, " ")
 	r := e.exec(t, append(h.vars(), canaryVar+"="+urls), "", self)
-	if !strings.Contains(r.output, trapHTTP+": HTTP 200") || !strings.Contains(r.output, h.tls.URL+": HTTP 200") {
-		t.Fatalf("a default Go client under the hostile environment did not reach the impostors:\n%s", r.output)
+	if !strings.Contains(r.Output, trapHTTP+": HTTP 200") || !strings.Contains(r.Output, h.tls.URL+": HTTP 200") {
+		t.Fatalf("a default Go client under the hostile environment did not reach the impostors:\n%s", r.Output)
 	}
 	if len(h.plain.requests()) != 1 || len(h.tls.requests()) != 1 {
 		t.Fatalf("impostors saw %q and %q; want one request each", h.plain.requests(), h.tls.requests())
@@ -69,6 +69,6 @@ func TestHostileEnvironmentIsLive(t *testing.T) {
 	// the impostor, which is request enough for checkUntouched.
 	r = e.exec(t, append(h.vars(), canaryVar+"="+trapHTTPS), "", self)
 	if seen := h.plain.requests(); len(seen) != 2 || !strings.HasPrefix(seen[1], "CONNECT vault.invalid:8443") {
-		t.Fatalf("the https trap did not reach the impostor as CONNECT: %q\n%s", seen, r.output)
+		t.Fatalf("the https trap did not reach the impostor as CONNECT: %q\n%s", seen, r.Output)
 	}
 }

@@ -58,10 +58,10 @@ func TestSecondAddress(t *testing.T) {
 			expect(t, r, tc.want)
 			withinDeadline(t, r)
 			if tc.firstAddr == "" && first.Conns() == 0 {
-				t.Fatalf("the first address was not tried:\n%s", r.output)
+				t.Fatalf("the first address was not tried:\n%s", r.Output)
 			}
 			if n := len(second.Requests()); n != tc.secondAsks {
-				t.Fatalf("the second address got %d requests, want %d\n%s", n, tc.secondAsks, r.output)
+				t.Fatalf("the second address got %d requests, want %d\n%s", n, tc.secondAsks, r.Output)
 			}
 			if tc.secondAsks == 0 {
 				// The real Vault was never asked, so the OTP is still

@@ -21,8 +21,8 @@ const margin = 10 * time.Second
 // margin.
 func withinDeadline(t *testing.T, r run) {
 	t.Helper()
-	if limit := faultTimeout + margin; r.elapsed > limit {
-		t.Fatalf("the run took %s, more than the timeout %s plus %s\n%s", r.elapsed, faultTimeout, margin, r.output)
+	if limit := faultTimeout + margin; r.Elapsed > limit {
+		t.Fatalf("the run took %s, more than the timeout %s plus %s\n%s", r.Elapsed, faultTimeout, margin, r.Output)
 	}
 }
 
@@ -96,12 +96,12 @@ func TestFailingVault(t *testing.T) {
 				proxy.Reset()
 				r := e.pamtester(t, svc, e.otp(t), nil)
 				expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-				logged(t, r.syslog, "Vault unavailable", "user="+testUser)
+				logged(t, r.SyslogTexts(), "Vault unavailable", "user="+testUser)
 				withinDeadline(t, r)
 				if proxy.Conns() == 0 {
-					t.Fatalf("the module never reached the fault:\n%s", r.output)
+					t.Fatalf("the module never reached the fault:\n%s", r.Output)
 				}
-				t.Logf("%s after %s: %s", r.code, r.elapsed.Round(time.Millisecond), r.syslog[len(r.syslog)-1])
+				t.Logf("%s after %s: %s", r.code, r.Elapsed.Round(time.Millisecond), r.SyslogTexts()[len(r.SyslogTexts())-1])
 			})
 		}
 	}
@@ -118,7 +118,7 @@ func TestRefusedConnection(t *testing.T) {
 		svc, _ := e.service(t, "refused", config(addr, faultTimeout.String()), args...)
 		r := e.pamtester(t, svc, e.otp(t), nil)
 		expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-		logged(t, r.syslog, "Vault unavailable", "connection refused")
+		logged(t, r.SyslogTexts(), "Vault unavailable", "connection refused")
 		withinDeadline(t, r)
 	}
 }
@@ -171,14 +171,14 @@ func TestSealedVault(t *testing.T) {
 		svc, _ := e.service(t, "sealed", cfg, args...)
 		r := e.pamtester(t, svc, otp, nil)
 		expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-		logged(t, r.syslog, "Vault unavailable", "Vault is sealed")
+		logged(t, r.SyslogTexts(), "Vault unavailable", "Vault is sealed")
 		withinDeadline(t, r)
 	}
 	unseal()
 	svc, _ := e.service(t, "sealed", cfg)
 	r := e.pamtester(t, svc, otp, nil)
 	expect(t, r, "PAM_SUCCESS")
-	if !strings.Contains(r.output, "accepted Vault OTP") {
-		t.Fatalf("no acceptance logged:\n%s", r.output)
+	if !strings.Contains(r.Output, "accepted Vault OTP") {
+		t.Fatalf("no acceptance logged:\n%s", r.Output)
 	}
 }

@@ -2,11 +2,12 @@ package security
 
 import (
 	"bufio"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // pamCodes names the numeric PAM codes the fork harness prints.
@@ -30,15 +31,10 @@ func (e *env) forkHarness(t *testing.T) string {
 	t.Helper()
 	harnessOnce.Do(func() {
 		harnessPath = filepath.Join(e.dir, "forkharness")
-		out, err := exec.Command("cc", "-Wall", "-Wextra", "-Werror", "-o", harnessPath,
-			e.harnessSrc, "-lpam").CombinedOutput()
-		if err != nil {
-			harnessErr = err
-			harnessPath = string(out)
-		}
+		harnessErr = pamtest.CompileC(harnessPath, e.harnessSrc)
 	})
 	if harnessErr != nil {
-		t.Fatalf("compiling the fork harness %s: %v\n%s", e.harnessSrc, harnessErr, harnessPath)
+		t.Fatalf("compiling the fork harness: %v", harnessErr)
 	}
 	return harnessPath
 }
@@ -56,7 +52,7 @@ func (e *env) fork(t *testing.T, service, childToken, parentToken string, extraE
 	t.Helper()
 	r := forkRun{run: e.exec(t, append(e.wrapperEnv(), extraEnv...), "",
 		e.forkHarness(t), service, testUser, childToken, parentToken)}
-	sc := bufio.NewScanner(strings.NewReader(r.output))
+	sc := bufio.NewScanner(strings.NewReader(r.Output))
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "parent "); ok {
 			r.parent = pamCodes[v]
@@ -65,5 +61,6 @@ func (e *env) fork(t *testing.T, service, childToken, parentToken string, extraE
 			r.child = pamCodes[v]
 		}
 	}
+	journal.Record(t, 2, []string{childToken, parentToken}, r.Syslog)
 	return r
 }

@@ -31,13 +31,13 @@ func TestHostileEnvironment(t *testing.T) {
 			}
 			r := e.pamtester(t, svc, forgedOTP, vars)
 			expect(t, r, "PAM_AUTH_ERR")
-			logged(t, r.syslog, tc.path)
-			logged(t, r.syslog, "authentication failure", "OTP not found")
+			logged(t, r.SyslogTexts(), tc.path)
+			logged(t, r.SyslogTexts(), "authentication failure", "OTP not found")
 
 			r = e.pamtester(t, svc, e.otp(t), vars)
 			expect(t, r, "PAM_SUCCESS")
-			logged(t, r.syslog, tc.path)
-			logged(t, r.syslog, "accepted Vault OTP", "user="+testUser, "role="+role)
+			logged(t, r.SyslogTexts(), tc.path)
+			logged(t, r.SyslogTexts(), "accepted Vault OTP", "user="+testUser, "role="+role)
 
 			if n := h.checkUntouched(t); n != 2 {
 				t.Errorf("the real Vault got %d verify requests, want 2", n)
@@ -70,10 +70,10 @@ func TestHostileEnvironmentForkHarness(t *testing.T) {
 			}
 			r := e.fork(t, svc, child, parent, h.vars())
 			if r.parent != tc.wantParent || r.child != tc.wantChild {
-				t.Fatalf("parent %s, child %s; want %s, %s\n%s", r.parent, r.child, tc.wantParent, tc.wantChild, r.output)
+				t.Fatalf("parent %s, child %s; want %s, %s\n%s", r.parent, r.child, tc.wantParent, tc.wantChild, r.Output)
 			}
-			logged(t, r.syslog, "verifying in process")
-			logged(t, r.syslog, "engine was loaded by ancestor process")
+			logged(t, r.SyslogTexts(), "verifying in process")
+			logged(t, r.SyslogTexts(), "engine was loaded by ancestor process")
 			if n := h.checkUntouched(t); n != 2 {
 				t.Errorf("the real Vault got %d verify requests, want 2", n)
 			}
@@ -95,8 +95,8 @@ func TestLoadTimeVariablesUseTheHelper(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := e.pamtester(t, svc, forgedOTP, []string{v})
 			expect(t, r, "PAM_AUTH_ERR")
-			logged(t, r.syslog, name+" is set in the environment; verifying in a helper process")
-			logged(t, r.syslog, "OTP not found")
+			logged(t, r.SyslogTexts(), name+" is set in the environment; verifying in a helper process")
+			logged(t, r.SyslogTexts(), "OTP not found")
 			r = e.pamtester(t, svc, e.otp(t), []string{v})
 			expect(t, r, "PAM_SUCCESS")
 		})

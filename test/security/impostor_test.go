@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"pam_vault/internal/pamtest"
 	"pam_vault/test/security/faultproxy"
 )
 
@@ -116,7 +117,7 @@ func needSystemBundle(t *testing.T) {
 			return
 		}
 	}
-	need(t, "no system CA bundle; install ca-certificates (make deps)")
+	pamtest.Need(t, "no system CA bundle; install ca-certificates (make deps)")
 }
 
 // trapHosts are vault_addr entries whose host does not resolve. A client

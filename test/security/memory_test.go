@@ -53,7 +53,7 @@ func TestEndlessBodyMemory(t *testing.T) {
 		{"pam-vault-check login", func() run {
 			r := e.exec(t, []string{"PATH=/usr/bin:/bin"}, e.otp(t)+"\n",
 				check, "login", "-user="+testUser, "-config="+cfg, "-dev")
-			if strings.Contains(r.output, "verdict: PAM_AUTHINFO_UNAVAIL") {
+			if strings.Contains(r.Output, "verdict: PAM_AUTHINFO_UNAVAIL") {
 				r.code = "PAM_AUTHINFO_UNAVAIL"
 			}
 			return r
@@ -74,13 +74,13 @@ func TestEndlessBodyMemory(t *testing.T) {
 				r := runner.run()
 				expect(t, r, "PAM_AUTHINFO_UNAVAIL")
 				withinDeadline(t, r)
-				if !strings.Contains(r.output, f.reason) {
-					t.Errorf("the reason is not %q:\n%s", f.reason, r.output)
+				if !strings.Contains(r.Output, f.reason) {
+					t.Errorf("the reason is not %q:\n%s", f.reason, r.Output)
 				}
 				t.Logf("peak RSS %d MiB; the proxy streamed %d KiB to it; %s",
-					r.maxRSS>>20, proxy.Streamed()>>10, r.elapsed.Round(time.Millisecond))
-				if r.maxRSS == 0 || r.maxRSS > memoryBound {
-					t.Errorf("peak RSS %d bytes; want above 0 and under %d", r.maxRSS, memoryBound)
+					r.MaxRSS>>20, proxy.Streamed()>>10, r.Elapsed.Round(time.Millisecond))
+				if r.MaxRSS == 0 || r.MaxRSS > memoryBound {
+					t.Errorf("peak RSS %d bytes; want above 0 and under %d", r.MaxRSS, memoryBound)
 				}
 				if proxy.Streamed() > takenBound {
 					t.Errorf("the module took %d bytes of the endless answer; want under %d", proxy.Streamed(), takenBound)

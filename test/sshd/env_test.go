@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"pam_vault/internal/pamtest"
 	"pam_vault/internal/testvault"
 )
 
@@ -62,25 +63,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// need fails the test when CI is set and skips it otherwise: CI provides
-// root and every tool, so a missing one there is a broken CI.
-func need(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // setup returns the shared environment, creating it on first use.
 func setup(t *testing.T) *env {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		need(t, "the sshd tests need root: they create a user, mount and network namespaces, and run sshd")
+		pamtest.Need(t, "the sshd tests need root: they create a user, mount and network namespaces, and run sshd")
 	}
 	sharedOnce.Do(func() { shared, sharedErr = newEnv() })
 	if sharedErr != nil {
-		need(t, "sshd test environment: %v", sharedErr)
+		pamtest.Need(t, "sshd test environment: %v", sharedErr)
 	}
 	return shared
 }

@@ -1,0 +1,83 @@
+package pamtest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// logDebug is syslog's LOG_DEBUG: the module's debug lines, which the
+// one-line-per-attempt rule does not count.
+const logDebug = 7
+
+// A Journal keeps, over a whole test binary, every token its tests typed
+// and every line the module sent to pam_syslog, so that Check can show that
+// no token ever reached the log (DESIGN.md invariant 3). Its zero value is
+// ready to use; it is safe for concurrent use.
+type Journal struct {
+	mu       sync.Mutex
+	tokens   map[string]bool
+	lines    []string
+	attempts int
+}
+
+// Record adds to j what one run typed and logged, and fails t unless the
+// run logged exactly one line above LOG_DEBUG per authentication attempt.
+func (j *Journal) Record(t testing.TB, attempts int, tokens []string, lines []LogLine) {
+	t.Helper()
+	notices := 0
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.tokens == nil {
+		j.tokens = map[string]bool{}
+	}
+	for _, tok := range tokens {
+		if tok != "" {
+			j.tokens[tok] = true
+		}
+	}
+	for _, l := range lines {
+		j.lines = append(j.lines, l.Text)
+		// libpam's own complaints while it reads the service files
+		// (such as a missing /etc/pam.conf) are not the module's lines.
+		if l.Priority < logDebug && !strings.Contains(l.Text, "_pam_init_handlers") {
+			notices++
+		}
+	}
+	j.attempts += attempts
+	if notices != attempts {
+		var b strings.Builder
+		for _, l := range lines {
+			fmt.Fprintf(&b, "  <%d> %s\n", l.Priority, l.Text)
+		}
+		t.Errorf("%d attempts logged %d lines above LOG_DEBUG, want exactly one each:\n%s",
+			attempts, notices, b.String())
+	}
+}
+
+// Check prints a summary of j on standard output and returns an error
+// naming every typed token found in a logged line. A journal of attempts
+// without a single captured line is an error too: it would prove nothing.
+func (j *Journal) Check() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var leaks []string
+	for tok := range j.tokens {
+		for _, line := range j.lines {
+			if strings.Contains(line, tok) {
+				leaks = append(leaks, fmt.Sprintf("token %q in %q", tok, line))
+			}
+		}
+	}
+	fmt.Printf("syslog journal: %d attempts, %d lines, %d distinct tokens typed, %d found in the log\n",
+		j.attempts, len(j.lines), len(j.tokens), len(leaks))
+	if j.attempts > 0 && len(j.lines) == 0 {
+		return errors.New("attempts were made but no log line was captured: the journal proves nothing")
+	}
+	if len(leaks) > 0 {
+		return fmt.Errorf("typed tokens reached the log:\n%s", strings.Join(leaks, "\n"))
+	}
+	return nil
+}

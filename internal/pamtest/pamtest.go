@@ -1,0 +1,308 @@
+// Package pamtest is the plumbing pam_vault's integration tests share:
+// skipping or failing on a missing tool (Need), finding the repository and
+// its build (Root, Built, Stage), writing PAM service directories and config
+// files (ServiceDir, WriteConfig, ConfigText), running programs under
+// pam_wrapper (WrapperEnv, Exec, Pamtester) and reading what they logged
+// (ParseSyslog, Logged), and compiling the small C programs the tests drive
+// libpam with (CompileC).
+//
+// It imports only the standard library, so that any test support package,
+// internal/testvault included, may use it.
+package pamtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Need fails t when the CI environment variable is set and skips it
+// otherwise: CI provides every tool, so a missing one there is a broken CI,
+// not a reason to skip.
+func Need(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// Root returns the repository's root: the nearest directory holding go.mod,
+// from the working directory up.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in the working directory or above it")
+		}
+		dir = parent
+	}
+}
+
+// Artifacts are what `make` builds into build/.
+var Artifacts = []string{"pam_vault.so", "pam_vault_go.so", "pam-vault-check"}
+
+// Built returns the repository's build directory after checking that each
+// of files, named relative to it, exists.
+func Built(files ...string) (string, error) {
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
+	build := filepath.Join(root, "build")
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(build, f)); err != nil {
+			return "", fmt.Errorf("%s is missing; run make first: %w", filepath.Join("build", f), err)
+		}
+	}
+	return build, nil
+}
+
+// Stage copies files of the repository's build/<sub> ("" for build/ itself)
+// into a new temporary directory of t and returns it; a missing file is
+// reported through Need. The adapter finds the engine and the helper beside
+// itself, so the copies work as a unit, and a rebuild of build/ while a test
+// runs cannot pull a half-written object from under it.
+func Stage(t testing.TB, sub string, files ...string) string {
+	t.Helper()
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := t.TempDir()
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(root, "build", sub, f))
+		if err != nil {
+			Need(t, "%s is missing; run make first: %v", filepath.Join("build", sub, f), err)
+		}
+		if err := os.WriteFile(filepath.Join(staged, f), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return staged
+}
+
+// Tools returns an error naming the first of tools not on PATH.
+func Tools(tools ...string) error {
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is not installed (make deps): %w", tool, err)
+		}
+	}
+	return nil
+}
+
+// ServiceDir is a directory of PAM services, for PAM_WRAPPER_SERVICE_DIR or
+// pam_start_confdir.
+type ServiceDir string
+
+// NewServiceDir makes the service directory dir, if it is missing, and
+// writes in it an "other" service that denies: without a fallback service
+// libpam and pam_wrapper complain on every pam_start.
+func NewServiceDir(dir string) (ServiceDir, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	d := ServiceDir(dir)
+	if _, err := d.Write("other", "auth required pam_deny.so"); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// Write writes the service name, one line per element of lines, and
+// returns name.
+func (d ServiceDir) Write(name string, lines ...string) (string, error) {
+	text := strings.Join(lines, "\n") + "\n"
+	return name, os.WriteFile(filepath.Join(string(d), name), []byte(text), 0o644)
+}
+
+// ConfigText is the text of a pam_vault config for the Vault at addr (one
+// or more addresses, comma separated), the SSH engine at mount, the one
+// allowed role and the timeout; extra lines are appended.
+func ConfigText(addr, mount, role, timeout string, extra ...string) string {
+	lines := append([]string{
+		fmt.Sprintf("vault_addr = %q", addr),
+		fmt.Sprintf("ssh_mount_point = %q", mount),
+		fmt.Sprintf("allowed_roles = %q", role),
+		fmt.Sprintf("timeout = %q", timeout),
+	}, extra...)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// WriteConfig writes text to dir/name.hcl as a config file the module
+// accepts: owned by this process's user, mode 0600. It returns the path.
+func WriteConfig(dir, name, text string) (string, error) {
+	path := filepath.Join(dir, name+".hcl")
+	return path, os.WriteFile(path, []byte(text), 0o600)
+}
+
+// WrapperEnv is the environment under which libpam, through pam_wrapper,
+// reads services from serviceDir and prints pam_syslog lines up to
+// debugLevel (2 for notices, 3 with debug lines) on stderr. Libraries in
+// preload are preloaded before pam_wrapper.
+func WrapperEnv(serviceDir ServiceDir, debugLevel int, preload ...string) []string {
+	return []string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"LD_PRELOAD=" + strings.Join(append(append([]string{}, preload...), "libpam_wrapper.so"), ":"),
+		"PAM_WRAPPER=1",
+		"PAM_WRAPPER_SERVICE_DIR=" + string(serviceDir),
+		"PAM_WRAPPER_DEBUGLEVEL=" + strconv.Itoa(debugLevel),
+	}
+}
+
+// LogLine is one pam_syslog call, as pam_wrapper printed it.
+type LogLine struct {
+	Priority int    // the syslog priority; 7 is LOG_DEBUG
+	Text     string // the message
+}
+
+// syslogLine matches how pam_wrapper prints a pam_syslog call on stderr,
+// with its priority.
+var syslogLine = regexp.MustCompile(`SYSLOG\((\d+)\): (.*)$`)
+
+// ParseSyslog extracts the pam_syslog lines from pam_wrapper's stderr.
+func ParseSyslog(stderr string) []LogLine {
+	var out []LogLine
+	for _, line := range strings.Split(stderr, "\n") {
+		if m := syslogLine.FindStringSubmatch(line); m != nil {
+			p, _ := strconv.Atoi(m[1])
+			out = append(out, LogLine{Priority: p, Text: m[2]})
+		}
+	}
+	return out
+}
+
+// Texts returns the messages of lines.
+func Texts(lines []LogLine) []string {
+	var out []string
+	for _, l := range lines {
+		out = append(out, l.Text)
+	}
+	return out
+}
+
+// Logged fails t unless one of lines contains every part.
+func Logged(t testing.TB, lines []string, parts ...string) {
+	t.Helper()
+	for _, line := range lines {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return
+		}
+	}
+	t.Fatalf("no syslog line holds all of %q; lines:\n%s", parts, strings.Join(lines, "\n"))
+}
+
+// The messages pam_strerror gives, which pamtester prints last, for the
+// results the tests expect; Success is pamtester's own word for
+// PAM_SUCCESS.
+const (
+	Success         = "successfully authenticated"
+	AuthErr         = "Authentication failure"
+	AuthInfoUnavail = "Authentication service cannot retrieve authentication info"
+	ServiceErr      = "Error in service module"
+)
+
+// Outcome is what one run of a program showed.
+type Outcome struct {
+	OK       bool          // it exited with status 0
+	ExitCode int           // its exit status; -1 if a signal ended it
+	Result   string        // pamtester's last "pamtester: " line, for Pamtester
+	Syslog   []LogLine     // the pam_syslog lines pam_wrapper printed
+	Output   string        // stdout and stderr, for failure messages
+	Elapsed  time.Duration // wall time of the whole run
+	MaxRSS   int64         // the process's peak resident memory, in bytes
+}
+
+// SyslogTexts returns the messages of o's pam_syslog lines.
+func (o Outcome) SyslogTexts() []string { return Texts(o.Syslog) }
+
+// Exec runs name with args, environment env and stdin, and measures it. A
+// run still going after limit (0 for no limit) is killed and fails t, as
+// does a program that cannot be started.
+func Exec(t testing.TB, limit time.Duration, env []string, stdin, name string, args ...string) Outcome {
+	t.Helper()
+	ctx := context.Background()
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	o := Outcome{OK: err == nil, Elapsed: time.Since(start), Output: out.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("%s did not finish within %s: %v\n%s", name, limit, err, o.Output)
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("%s: %v", name, err)
+	}
+	o.ExitCode = cmd.ProcessState.ExitCode()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		o.MaxRSS = ru.Maxrss * 1024 // Linux reports kilobytes
+	}
+	o.Syslog = ParseSyslog(o.Output)
+	return o
+}
+
+// Pamtester runs `pamtester args...` through Exec (so typically
+// WrapperEnv's environment) with stdin as the conversation's input, and
+// sets the Outcome's Result.
+func Pamtester(t testing.TB, limit time.Duration, env []string, stdin string, args ...string) Outcome {
+	t.Helper()
+	o := Exec(t, limit, env, stdin, "pamtester", args...)
+	o.Result = Result(o.Output)
+	// The prompt has no newline: keep what follows it readable.
+	o.Output = strings.ReplaceAll(o.Output, "Password: ", "Password: \n")
+	return o
+}
+
+// Result is pamtester's last "pamtester: " line in output: pamtester's
+// verdict, "" if there is none.
+func Result(output string) string {
+	var last string
+	for _, line := range strings.Split(output, "\n") {
+		if rest, ok := strings.CutPrefix(line, "pamtester: "); ok {
+			last = rest
+		}
+	}
+	return last
+}
+
+// CompileC compiles the C source src into the program out with
+// cc -Wall -Wextra -Werror, flags, and libpam. The error holds cc's output.
+func CompileC(out, src string, flags ...string) error {
+	args := append([]string{"-Wall", "-Wextra", "-Werror"}, flags...)
+	args = append(args, "-o", out, src, "-lpam")
+	if b, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("compiling %s: %w\n%s", src, err, b)
+	}
+	return nil
+}
