@@ -26,7 +26,7 @@ type setter func(d *decoder, key string, val ast.Node) error
 var setters = map[string]setter{
 	"vault_addr":        setVaultAddr,
 	"ssh_mount_point":   setMountPoint,
-	"namespace":         stringInto(func(c *Config) *string { return &c.Namespace }),
+	"namespace":         setNamespace,
 	"ca_cert":           stringInto(func(c *Config) *string { return &c.CACert }),
 	"ca_path":           stringInto(func(c *Config) *string { return &c.CAPath }),
 	"tls_skip_verify":   setSkipVerify,

@@ -118,7 +118,7 @@ func TestParseValid(t *testing.T) {
 			c.VaultAddr = " https://a.example:8200, https://b.example:8200 ,,https://[fd00::1]:8200"
 			c.VaultAddrs = []string{"https://a.example:8200", "https://b.example:8200", "https://[fd00::1]:8200"}
 		})},
-		{"heredoc", addr + "namespace = <<EOT\nteam\nEOT\n", defaults(func(c *Config) { c.Namespace = "team\n" })},
+		{"heredoc", addr + "allowed_roles = <<EOT\nteam\nEOT\n", defaults(func(c *Config) { c.AllowedRoles = []string{"team"} })},
 		{"json", `{
   "vault_addr": "https://vault.example.com:8200",
   "ssh_mount_point": "ssh",
@@ -184,6 +184,14 @@ func TestParseErrors(t *testing.T) {
 		{"mount slashes only", addr + `ssh_mount_point = "///"`, 2, "is empty"},
 		{"mount bool", addr + `ssh_mount_point = false`, 2, "not a boolean (false)"},
 		{"namespace list", addr + `namespace = ["a"]`, 2, "namespace must be a string"},
+		{"namespace heredoc", addr + "namespace = <<EOT\nteam\nEOT\n", 2, `namespace "team\n" contains the control character "\n"`},
+		{"mount dot-dot", addr + `ssh_mount_point = "ssh/../sys"`, 2, `has an empty, "." or ".." segment`},
+		{"mount dot", addr + `ssh_mount_point = "./ssh"`, 2, `has an empty, "." or ".." segment`},
+		{"mount double slash", addr + `ssh_mount_point = "team//ssh"`, 2, `has an empty, "." or ".." segment`},
+		{"mount query", addr + `ssh_mount_point = "ssh?x=1"`, 2, `contains "?"`},
+		{"mount fragment", addr + `ssh_mount_point = "ssh#x"`, 2, `contains "#"`},
+		{"mount escape", addr + `ssh_mount_point = "ss%68"`, 2, `contains "%"`},
+		{"mount space", addr + `ssh_mount_point = "my ssh"`, 2, `contains " "`},
 		{"ca_cert bool", addr + `ca_cert = true`, 2, "ca_cert must be a string"},
 		{"ca_path number float", addr + `ca_path = 1.0`, 2, "ca_path must be a string"},
 		{"tls_server_name object", addr + "tls_server_name {\n}", 2, "tls_server_name is a block"},

@@ -104,6 +104,9 @@ func (d *decoder) checkVaultAddr(s string) error {
 }
 
 // setMountPoint stores ssh_mount_point without leading or trailing slashes.
+// The verify request must reach exactly <mount>/verify, so a segment that
+// is empty, "." or "..", and a character that would end or escape the path
+// (?, #, %), a space or a control character, are refused.
 func setMountPoint(d *decoder, key string, val ast.Node) error {
 	s, err := d.string(key, val)
 	if err != nil {
@@ -113,7 +116,31 @@ func setMountPoint(d *decoder, key string, val ast.Node) error {
 	if mount == "" {
 		return d.errorf(`ssh_mount_point %q is empty; set it to the mount path of the SSH secrets engine, such as "ssh"`, s)
 	}
+	for _, seg := range strings.Split(mount, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return d.errorf(`ssh_mount_point %q has an empty, "." or ".." segment; write the mount path as Vault shows it, such as "team/ssh"`, s)
+		}
+	}
+	if i := strings.IndexFunc(mount, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || strings.ContainsRune("?#%", r)
+	}); i >= 0 {
+		return d.errorf("ssh_mount_point %q contains %q, which a mount path cannot hold", s, mount[i:i+1])
+	}
 	d.cfg.SSHMountPoint = mount
+	return nil
+}
+
+// setNamespace stores namespace, which travels in an HTTP header and so
+// cannot hold a control character such as a line break.
+func setNamespace(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }); i >= 0 {
+		return d.errorf("namespace %q contains the control character %q; write it on one line in double quotes", s, s[i:i+1])
+	}
+	d.cfg.Namespace = s
 	return nil
 }
 
