@@ -9,22 +9,24 @@
 // and a Vault binary (VAULT_BIN). Without root or a tool they skip with the
 // reason, unless CI is set in the environment, in which case they fail.
 // Two runs on one machine take turns (an abstract unix socket,
-// @pam_vault-test-sshd, is held while one runs). SSHD_TEST_LOGS=1 prints every sshd's log and syslog lines at its end (they
-// are printed anyway when a test fails).
+// @pam_vault-test-sshd, is held while one runs). SSHD_TEST_LOGS=1 prints
+// every sshd's log and syslog lines at its end (they are printed anyway
+// when a test fails).
 //
 //   - TestLogin: a valid OTP logs in and runs `id -un` (sshd kept the session
 //     after pam_setcred); the same OTP again, another user's OTP, an OTP
 //     never issued and a non-OTP are each an authentication failure.
 //   - TestPasswordThenKeyboardInteractive: the helper path of DESIGN.md, taken
 //     when a password attempt loaded the engine into sshd's monitor before
-//     keyboard-interactive forks from it. After a FAILED password attempt
-//     sshd then fails pam_setcred ("PAM: pam_setcred(): Permission denied")
-//     and ends the connection, whatever the stack: libpam replays in the
-//     monitor the auth chain the failed attempt froze there, while the
+//     keyboard-interactive forks from it. Under the control [default=ok], a
+//     failed password attempt followed by a valid OTP logs in. Under
+//     requisite sshd then fails pam_setcred ("PAM: pam_setcred(): Permission
+//     denied") and ends the connection: libpam replays in the monitor the
+//     auth chain the failed attempt froze there as failed, while the
 //     successful pam_authenticate ran in the forked child. The test pins
-//     this and shows that a pam_unix-only stack behaves the same; with
+//     this, shows that a pam_unix-only stack behaves the same, and that with
 //     AuthenticationMethods password,keyboard-interactive the helper path
-//     completes a login.
+//     completes a login under requisite too.
 //   - TestLoad: 100 sequential and 20 concurrent logins.
 //   - TestHostAddress: the OTP's IP against real interface addresses, IPv4
 //     and IPv6, including allowed_cidr_list.

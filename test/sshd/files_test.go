@@ -113,8 +113,12 @@ func (s *server) authLine(e *env, config string) string {
 	if s.opts.authLine != "" {
 		return s.opts.authLine
 	}
+	control := s.opts.control
+	if control == "" {
+		control = "requisite"
+	}
 	module := filepath.Join(e.build, "pam_vault.so")
-	return strings.Join(append([]string{"auth requisite", module, "config=" + config, "dev"}, s.opts.moduleArgs...), " ")
+	return strings.Join(append([]string{"auth", control, module, "config=" + config, "dev"}, s.opts.moduleArgs...), " ")
 }
 
 // pamService is the "sshd" service around the auth line.

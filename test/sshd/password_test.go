@@ -21,14 +21,15 @@ const setcredDenied = "PAM: pam_setcred(): Permission denied"
 // a child forked from that monitor, which must not call into the inherited
 // Go runtime and verifies in a helper process instead.
 //
-// After a FAILED password attempt sshd cannot complete the login, whatever
-// the PAM stack: libpam froze the monitor's auth chain as failed, the
-// successful keyboard-interactive pam_authenticate ran in the child, and
-// pam_setcred in the monitor replays the frozen chain and returns
-// PAM_PERM_DENIED. The test pins that, and shows with a pam_unix-only stack
-// and a real password that it is sshd and libpam, not pam_vault. A login
-// that needs both methods (AuthenticationMethods password,keyboard-interactive)
-// shows the helper path completing a login.
+// After a FAILED password attempt, the login completes only if the auth
+// line's control lets libpam's replay of the monitor's frozen, failed auth
+// chain succeed at pam_setcred: [default=ok] does, requisite does not. The
+// successful keyboard-interactive pam_authenticate ran in the child, so
+// under requisite pam_setcred in the monitor returns PAM_PERM_DENIED. The
+// test pins both, and shows with a pam_unix-only stack and a real password
+// that the requisite case is sshd and libpam, not pam_vault. A login that
+// needs both methods (AuthenticationMethods password,keyboard-interactive)
+// shows the helper path completing a login under requisite.
 func TestPasswordThenKeyboardInteractive(t *testing.T) {
 	e := setup(t)
 	s := e.startServer(t, serverOptions{
@@ -64,6 +65,43 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 			}
 		})
 	}
+
+	// The control [default=ok] fails pam_authenticate on every failure
+	// code just as requisite does, but marks the frozen chain so that the
+	// replay at pam_setcred succeeds: the combination README's
+	// "Password and keyboard-interactive together" recommends.
+	okServer := e.startServer(t, serverOptions{
+		config:     configText(e.vault.Addr),
+		password:   true,
+		control:    "[default=ok]",
+		moduleArgs: []string{"debug"},
+	})
+	t.Run("wrong password, then a valid OTP, under [default=ok]", func(t *testing.T) {
+		sysMark, logMark := okServer.syslog.mark(), okServer.log.mark()
+		otp := e.otp(t, testUserName, "127.0.0.1")
+		okServer.typedToken(otp)
+		r := goLogin(context.Background(), okServer, "127.0.0.1", testUserName,
+			ssh.Password("not-the-otp"), ssh.KeyboardInteractive(answerWith(otp)))
+		if r.err != nil || r.output != testUserName+"\n" {
+			t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
+		}
+		okServer.expectLog(t, logMark, "Failed password for "+testUserName)
+		okServer.expectSyslog(t, sysMark, "pam_vault(sshd:auth): engine was loaded by ancestor process",
+			"verifying in a helper process")
+		okServer.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
+		okServer.expectSyslog(t, sysMark, "pam_unix(sshd:session): session opened for user "+testUserName)
+	})
+	t.Run("wrong password, then a wrong OTP, under [default=ok]", func(t *testing.T) {
+		sysMark := okServer.syslog.mark()
+		wrong := randomUUID(t)
+		okServer.typedToken(wrong)
+		r := goLogin(context.Background(), okServer, "127.0.0.1", testUserName,
+			ssh.Password("not-the-otp"), ssh.KeyboardInteractive(answerWith(wrong)))
+		if !r.refused {
+			t.Fatalf("want an authentication failure, got %v", r)
+		}
+		okServer.expectSyslog(t, sysMark, "pam_vault(sshd:auth): authentication failure", "OTP not found")
+	})
 
 	t.Run("wrong password, then a wrong OTP", func(t *testing.T) {
 		sysMark := s.syslog.mark()

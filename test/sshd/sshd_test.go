@@ -38,6 +38,7 @@ type serverOptions struct {
 	methods    string   // AuthenticationMethods; default keyboard-interactive, or any with password
 	config     string   // the text of pam_vault's config.hcl
 	moduleArgs []string // pam_vault arguments besides config=
+	control    string   // the auth line's control; default requisite
 	authLine   string   // replaces the pam_vault auth line (for a baseline stack)
 }
 
