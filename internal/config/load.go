@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -17,6 +18,9 @@ const maxFileSize = 1 << 20
 // a regular file, is owned by anyone but root or the effective user, is
 // writable by group or others, or is larger than 1 MiB. The checks are made on
 // the open descriptor, so the file cannot be swapped between check and read.
+// Every directory above the file must pass the same ownership and write
+// rule (a sticky directory such as /tmp excepted), since whoever can write
+// one of them can put another file in the config's place.
 func Load(path string) (*Config, error) {
 	fd, err := openConfig(path)
 	if err != nil {
@@ -30,6 +34,9 @@ func Load(path string) (*Config, error) {
 		return nil, &Error{Path: path, Msg: fmt.Sprintf("cannot stat the open file: %v", err), err: err}
 	}
 	if err := checkFile(path, &st, os.Geteuid()); err != nil {
+		return nil, err
+	}
+	if err := checkDirs(path, os.Geteuid()); err != nil {
 		return nil, err
 	}
 	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
@@ -86,6 +93,46 @@ func checkFile(path string, st *syscall.Stat_t, euid int) *Error {
 	}
 	if perm := st.Mode & 0o7777; perm&0o022 != 0 {
 		return errorf(path, 0, "writable by group or others (mode %04o); run chmod go-w %s", perm, path)
+	}
+	return nil
+}
+
+// checkDirs applies checkFile's owner and write rule to each directory
+// from the file's parent, symbolic links resolved, up to the root. A
+// directory writable by group or others passes only with the sticky bit,
+// which keeps others from renaming or removing root's files in it.
+func checkDirs(path string, euid int) *Error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return &Error{Path: path, Msg: fmt.Sprintf("cannot find its directory: %v", err), err: err}
+	}
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return &Error{Path: path, Msg: fmt.Sprintf("cannot resolve its directory: %v", err), err: err}
+	}
+	for {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(dir, &st); err != nil {
+			return &Error{Path: path, Msg: fmt.Sprintf("cannot stat its directory %s: %v", dir, err), err: err}
+		}
+		if err := checkDir(path, dir, &st, euid); err != nil {
+			return err
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
+}
+
+// checkDir is checkDirs' rule for the one directory dir above path.
+func checkDir(path, dir string, st *syscall.Stat_t, euid int) *Error {
+	if st.Uid != 0 && int64(st.Uid) != int64(euid) {
+		return errorf(path, 0, "its directory %s is owned by uid %d, not root, who could replace the file; run chown root %s", dir, st.Uid, dir)
+	}
+	if perm := st.Mode & 0o7777; perm&0o022 != 0 && perm&syscall.S_ISVTX == 0 {
+		return errorf(path, 0, "its directory %s is writable by group or others (mode %04o), who could replace the file; run chmod go-w %s", dir, perm, dir)
 	}
 	return nil
 }

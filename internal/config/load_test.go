@@ -216,3 +216,91 @@ func TestLoadParseError(t *testing.T) {
 		t.Errorf("Line = %d, want 2", e.Line)
 	}
 }
+
+func TestCheckDir(t *testing.T) {
+	tests := []struct {
+		name string
+		mode uint32
+		uid  uint32
+		euid int
+		want string // "" for accepted
+	}{
+		{"root 0755", 0o755, 0, 0, ""},
+		{"root 0700", 0o700, 0, 1000, ""},
+		{"own 0755", 0o755, 1000, 1000, ""},
+		{"root 1777 sticky", 0o1777, 0, 0, ""},
+		{"root 0775", 0o775, 0, 0, "writable by group or others (mode 0775)"},
+		{"root 0757", 0o757, 0, 0, "writable by group or others (mode 0757)"},
+		{"root 2775 setgid", 0o2775, 0, 0, "writable by group or others (mode 2775)"},
+		{"other owner", 0o755, 65534, 0, "owned by uid 65534, not root"},
+		{"other owner sticky", 0o1777, 65534, 0, "owned by uid 65534, not root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &syscall.Stat_t{Mode: syscall.S_IFDIR | tt.mode, Uid: tt.uid}
+			err := checkDir("/d/c.hcl", "/d", st, tt.euid)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("checkDir = %v, want accepted", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("checkDir = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadDirectories checks the directories above real files: a
+// group-writable parent is refused, a sticky one accepted, and a symbolic
+// link to a directory is judged by the directory it names.
+func TestLoadDirectories(t *testing.T) {
+	mkdir := func(t *testing.T, mode os.FileMode) string {
+		t.Helper()
+		dir := filepath.Join(t.TempDir(), "conf.d")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	place := func(t *testing.T, dir string) string {
+		t.Helper()
+		path := filepath.Join(dir, "config.hcl")
+		if err := os.WriteFile(path, []byte(exampleConfig), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	t.Run("group-writable parent", func(t *testing.T) {
+		dir := mkdir(t, 0o770)
+		path := place(t, dir)
+		loadErr(t, path, "its directory "+dir+" is writable by group or others (mode 0770)", "run chmod go-w "+dir)
+	})
+	t.Run("sticky world-writable parent", func(t *testing.T) {
+		if _, err := Load(place(t, mkdir(t, os.ModeSticky|0o777))); err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+	})
+	t.Run("symbolic link to a group-writable directory", func(t *testing.T) {
+		dir := mkdir(t, 0o770)
+		place(t, dir)
+		link := filepath.Join(t.TempDir(), "link.d")
+		if err := os.Symlink(dir, link); err != nil {
+			t.Fatal(err)
+		}
+		loadErr(t, filepath.Join(link, "config.hcl"), "its directory "+dir+" is writable by group or others")
+	})
+	t.Run("parent owned by another user", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			pamtest.Need(t, "giving a directory to another uid needs root")
+		}
+		dir := mkdir(t, 0o755)
+		path := place(t, dir)
+		if err := os.Chown(dir, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		loadErr(t, path, "its directory "+dir+" is owned by uid 65534, not root", "run chown root "+dir)
+	})
+}
