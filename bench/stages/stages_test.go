@@ -11,6 +11,7 @@ import (
 	"pam_vault/internal/config"
 	"pam_vault/internal/engine"
 	"pam_vault/internal/netcheck"
+	"pam_vault/internal/pamtest"
 	"pam_vault/internal/testvault"
 	"pam_vault/internal/verify"
 )
@@ -130,7 +131,7 @@ func BenchmarkLocalAddrs(b *testing.B) {
 // TestRun checks the stage timer against a real Vault, when one is there.
 func TestRun(t *testing.T) {
 	if _, err := testvault.Bin(); err != nil {
-		t.Skip(err)
+		pamtest.Need(t, "%v", err)
 	}
 	v, err := testvault.Start(testvault.Options{})
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // TestTLSConfig checks the TLS settings built from the CA keys of a config.
@@ -80,7 +82,7 @@ func TestTLSConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.needsSys && systemErr != nil {
-				t.Skipf("no system CA bundle: %v", systemErr)
+				pamtest.Need(t, "no system CA bundle (apt-get install ca-certificates): %v", systemErr)
 			}
 			cfg := parseConfig(t, append([]string{`vault_addr = "https://v:8200"`}, tt.lines...)...)
 			conf, err := TLSConfig(cfg)
@@ -162,7 +164,7 @@ func TestTLSConfigIgnoresEnvironment(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.line == "" {
 				if _, err := os.Stat(systemBundles[0]); err != nil {
-					t.Skipf("no system CA bundle: %v", err)
+					pamtest.Need(t, "no system CA bundle (apt-get install ca-certificates): %v", err)
 				}
 			}
 			conf, err := TLSConfig(parseConfig(t, `vault_addr = "https://v:8200"`, tt.line))
