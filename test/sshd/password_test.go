@@ -68,8 +68,8 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 
 	// The control [default=ok] fails pam_authenticate on every failure
 	// code just as requisite does, but marks the frozen chain so that the
-	// replay at pam_setcred succeeds: the combination README's
-	// "Password and keyboard-interactive together" recommends.
+	// replay at pam_setcred succeeds: the line README's migration steps
+	// recommend for hosts that offer both methods.
 	okServer := e.startServer(t, serverOptions{
 		config:     configText(e.vault.Addr),
 		password:   true,
@@ -91,30 +91,23 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 		okServer.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
 		okServer.expectSyslog(t, sysMark, "pam_unix(sshd:session): session opened for user "+testUserName)
 	})
-	t.Run("wrong password, then a wrong OTP, under [default=ok]", func(t *testing.T) {
-		sysMark := okServer.syslog.mark()
-		wrong := randomUUID(t)
-		okServer.typedToken(wrong)
-		r := goLogin(context.Background(), okServer, "127.0.0.1", testUserName,
-			ssh.Password("not-the-otp"), ssh.KeyboardInteractive(answerWith(wrong)))
-		if !r.refused {
-			t.Fatalf("want an authentication failure, got %v", r)
-		}
-		okServer.expectSyslog(t, sysMark, "pam_vault(sshd:auth): authentication failure", "OTP not found")
-	})
-
-	t.Run("wrong password, then a wrong OTP", func(t *testing.T) {
-		sysMark := s.syslog.mark()
-		wrong := randomUUID(t)
-		s.typedToken(wrong)
-		r := goLogin(context.Background(), s, "127.0.0.1", testUserName,
-			ssh.Password("not-the-otp"), ssh.KeyboardInteractive(answerWith(wrong)))
-		if !r.refused {
-			t.Fatalf("want an authentication failure, got %v", r)
-		}
-		s.expectSyslog(t, sysMark, "verifying in a helper process")
-		s.expectSyslog(t, sysMark, "pam_vault(sshd:auth): authentication failure", "OTP not found")
-	})
+	for _, srv := range []struct {
+		control string
+		server  *server
+	}{{"requisite", s}, {"[default=ok]", okServer}} {
+		t.Run("wrong password, then a wrong OTP, under "+srv.control, func(t *testing.T) {
+			sysMark := srv.server.syslog.mark()
+			wrong := randomUUID(t)
+			srv.server.typedToken(wrong)
+			r := goLogin(context.Background(), srv.server, "127.0.0.1", testUserName,
+				ssh.Password("not-the-otp"), ssh.KeyboardInteractive(answerWith(wrong)))
+			if !r.refused {
+				t.Fatalf("want an authentication failure, got %v", r)
+			}
+			srv.server.expectSyslog(t, sysMark, "verifying in a helper process")
+			srv.server.expectSyslog(t, sysMark, "pam_vault(sshd:auth): authentication failure", "OTP not found")
+		})
+	}
 
 	// An OTP typed at the password method is verified in the monitor itself.
 	t.Run("OTP through the password method, OpenSSH client", func(t *testing.T) {
