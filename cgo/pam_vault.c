@@ -43,12 +43,12 @@
 
 /*
  * The helper's hard deadline: the longest timeout a config file may set
- * (config.MaxTimeout, 30 s) plus time to start a process.
+ * plus time to start a process.
  */
-#define HELPER_DEADLINE_MS (35 * 1000)
+#define HELPER_DEADLINE_MS ((PAM_VAULT_MAX_TIMEOUT_S + 5) * 1000)
 
 /* Bounds of the helper's wire format; see internal/engine/wire.go. */
-#define HELPER_REQUEST_MAX (64 * 1024)
+#define HELPER_REQUEST_MAX PAM_VAULT_REQUEST_MAX
 #define HELPER_VERDICT_MAX (4 + PAM_VAULT_MESSAGE_SIZE + PAM_VAULT_LOG_SIZE)
 
 /*

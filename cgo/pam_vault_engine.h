@@ -15,7 +15,10 @@
 #define PAM_VAULT_DECIDE_SYMBOL "pam_vault_decide"
 #define PAM_VAULT_LOADER_SYMBOL "pam_vault_loader_pid"
 
-/* Verdict results; the Go side defines the same values in internal/engine. */
+/*
+ * Verdict results. internal/engine defines the same values, and the sizes
+ * and limits below; pam_vault/main.go fails to compile if they disagree.
+ */
 enum pam_vault_result {
 	PAM_VAULT_SUCCESS = 0,     /* PAM_SUCCESS */
 	PAM_VAULT_AUTH_ERR = 1,    /* PAM_AUTH_ERR */
@@ -26,6 +29,12 @@ enum pam_vault_result {
 /* Sizes of the verdict's strings, terminating NUL included. */
 #define PAM_VAULT_MESSAGE_SIZE 256
 #define PAM_VAULT_LOG_SIZE 1024
+
+/* The largest request on the helper's wire, in bytes. */
+#define PAM_VAULT_REQUEST_MAX (64 * 1024)
+
+/* The longest timeout a config file may set, in seconds. */
+#define PAM_VAULT_MAX_TIMEOUT_S 30
 
 struct pam_vault_request {
 	int argc;

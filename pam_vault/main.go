@@ -12,9 +12,26 @@ import "C"
 
 import (
 	"context"
+	"time"
 	"unsafe"
 
+	"pam_vault/internal/config"
 	"pam_vault/internal/engine"
+)
+
+// The adapter reads results, buffer sizes and limits through
+// pam_vault_engine.h. Each line fails to compile (an index out of range)
+// unless the Go value equals the header's: a result renumbered on one side
+// only could otherwise turn a refusal into PAM_SUCCESS.
+var (
+	_ = [1]struct{}{}[int(engine.Success)-C.PAM_VAULT_SUCCESS]
+	_ = [1]struct{}{}[int(engine.AuthErr)-C.PAM_VAULT_AUTH_ERR]
+	_ = [1]struct{}{}[int(engine.Unavailable)-C.PAM_VAULT_UNAVAILABLE]
+	_ = [1]struct{}{}[int(engine.ServiceErr)-C.PAM_VAULT_SERVICE_ERR]
+	_ = [1]struct{}{}[engine.MaxMessage+1-C.PAM_VAULT_MESSAGE_SIZE]
+	_ = [1]struct{}{}[engine.MaxLog+1-C.PAM_VAULT_LOG_SIZE]
+	_ = [1]struct{}{}[engine.MaxRequest-C.PAM_VAULT_REQUEST_MAX]
+	_ = [1]struct{}{}[int(config.MaxTimeout/time.Second)-C.PAM_VAULT_MAX_TIMEOUT_S]
 )
 
 // pam_vault_decide fills out with the verdict for req. A panic is turned into
