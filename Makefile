@@ -16,9 +16,12 @@ export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -fPIC -Wall -Wextra -Werror -fstack-protector-strong \
-	-D_FORTIFY_SOURCE=2 -DPAM_VAULT_SBINDIR='"$(SBINDIR)"'
-LDFLAGS += -shared -Wl,--version-script=cgo/pam_vault.map -Wl,-z,relro,-z,now
+# What the adapter needs whatever CFLAGS and LDFLAGS a packager passes: a
+# shared object exporting only the pam_sm_* functions, strict warnings, and
+# the directory it finds the helper in.
+ADAPTER_CFLAGS  = -std=gnu11 -fPIC -Wall -Wextra -Werror -DPAM_VAULT_SBINDIR='"$(SBINDIR)"'
+ADAPTER_LDFLAGS = -shared -Wl,--version-script=cgo/pam_vault.map
+HARDENING       = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now
 
 BUILD   := build
 GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path './bench/*') go.mod go.sum
@@ -35,7 +38,7 @@ $(BUILD)/sbindir: FORCE
 	@echo '$(SBINDIR)' | cmp -s - $@ || echo '$(SBINDIR)' > $@
 
 $(BUILD)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map $(BUILD)/sbindir
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ cgo/pam_vault.c -lpam
+	$(CC) $(CFLAGS) $(HARDENING) $(ADAPTER_CFLAGS) $(LDFLAGS) $(ADAPTER_LDFLAGS) -o $@ cgo/pam_vault.c -lpam
 
 # Go links c-shared objects with -z nodelete; it is stated here as well
 # because the adapter relies on the engine never being unloaded.
@@ -58,10 +61,9 @@ SANFLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 
 asan: $(ASAN)/pam_vault.so $(ASAN)/pam_vault_go.so $(ASAN)/pam-vault-check $(ASAN)/forkharness
 
-$(ASAN)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map
+$(ASAN)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map $(BUILD)/sbindir
 	@mkdir -p $(ASAN)
-	$(CC) -std=gnu11 -fPIC -Wall -Wextra -Werror $(SANFLAGS) -DPAM_VAULT_SBINDIR='"$(SBINDIR)"' \
-		-shared -Wl,--version-script=cgo/pam_vault.map -o $@ cgo/pam_vault.c -lpam
+	$(CC) $(SANFLAGS) $(ADAPTER_CFLAGS) $(ADAPTER_LDFLAGS) -o $@ cgo/pam_vault.c -lpam
 
 $(ASAN)/pam_vault_go.so: $(GOFILES) pam_vault/loader.c cgo/pam_vault_engine.h
 	@mkdir -p $(ASAN)

@@ -19,12 +19,13 @@ if [ -n "$missing" ]; then
 	ssh_new=no
 	case " $missing " in *" openssh-server "*) ssh_new=yes ;; esac
 	policy=/usr/sbin/policy-rc.d
-	policy_ours=no
 	if [ "$ssh_new" = yes ] && [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && policy_ours=yes
+		# Removed however the install ends: left behind, it would keep
+		# every later package from starting its service.
+		trap 'rm -f "$policy"' EXIT
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
-	[ "$policy_ours" = yes ] && rm -f "$policy"
 	if [ "$ssh_new" = yes ] && command -v systemctl >/dev/null 2>&1; then
 		systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
 	fi

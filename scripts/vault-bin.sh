@@ -19,7 +19,10 @@ if [ ! -x "$bin" ]; then
 	echo ">>> this happens once: about 12 minutes and 4 GB of Go module downloads" >&2
 	mkdir -p "$cache"
 	here=$(cd "$(dirname "$0")/.." && pwd)
-	(cd "$here/test/vault" && go build -trimpath -o "$bin.tmp" .) >&2
-	mv "$bin.tmp" "$bin"
+	# A private temporary name: two builds at once must not write one file.
+	tmp=$(mktemp "$bin.XXXXXX")
+	trap 'rm -f "$tmp"' EXIT
+	(cd "$here/test/vault" && go build -trimpath -o "$tmp" .) >&2
+	mv "$tmp" "$bin"
 fi
 echo "$bin"
