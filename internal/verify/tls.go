@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"pam_vault/internal/config"
 )
@@ -101,12 +102,21 @@ func loadCADir(dir string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// addPEMFile adds the certificates of the PEM file at path to pool. The file
+// is opened without blocking, so that a FIFO or a device named by ca_cert
+// fails at once instead of holding the login past its deadline, which
+// starts only after the client is built.
 func addPEMFile(pool *x509.CertPool, path string) error {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if info, err := f.Stat(); err != nil {
+		return err
+	} else if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
 	pem, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"pam_vault/internal/pamtest"
@@ -22,6 +23,10 @@ func TestTLSConfig(t *testing.T) {
 	notPEM := writeFile(t, dir, "not.pem", []byte("this is not a certificate\n"))
 	empty := writeFile(t, dir, "empty.pem", nil)
 	missing := filepath.Join(dir, "missing.pem")
+	fifo := filepath.Join(dir, "fifo.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	dirB := t.TempDir()
 	writeFile(t, dirB, "b.pem", caB.pem)
@@ -65,6 +70,7 @@ func TestTLSConfig(t *testing.T) {
 		{name: "ca_cert empty file", lines: []string{"ca_cert = " + strconv.Quote(empty)}, wantErr: true},
 		{name: "ca_cert missing", lines: []string{"ca_cert = " + strconv.Quote(missing)}, wantErr: true},
 		{name: "ca_cert a directory", lines: []string{"ca_cert = " + strconv.Quote(dirB)}, wantErr: true},
+		{name: "ca_cert a FIFO", lines: []string{"ca_cert = " + strconv.Quote(fifo)}, wantErr: true},
 		{name: "bad ca_cert does not fall back to ca_path", lines: []string{"ca_cert = " + strconv.Quote(notPEM), "ca_path = " + strconv.Quote(dirB)}, wantErr: true},
 		{name: "ca_path with one PEM", lines: []string{"ca_path = " + strconv.Quote(dirB)}, trustB: true},
 		{name: "ca_path with two files and a subdirectory", lines: []string{"ca_path = " + strconv.Quote(dirAB)}, trustA: true, trustB: true},
