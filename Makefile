@@ -75,9 +75,9 @@ $(ASAN)/pam-vault-check: $(BUILD)/pam-vault-check
 	@mkdir -p $(ASAN)
 	cp $< $@
 
-$(ASAN)/forkharness: test/pamtester/testdata/forkharness.c
+$(ASAN)/forkharness: test/pamtester/testdata/forkharness.c test/include/harness.h
 	@mkdir -p $(ASAN)
-	$(CC) -Wall -Wextra -Werror $(SANFLAGS) -o $@ $< -lpam
+	$(CC) -Wall -Wextra -Werror $(SANFLAGS) -Itest/include -o $@ $< -lpam
 
 # Real logins through build/asan/ against a real Vault; any sanitizer report
 # fails (test/leak/sanitize_test.go).

@@ -45,8 +45,8 @@ func buildTools(root string) (*tools, error) {
 	if cc == "" {
 		cc = "gcc"
 	}
-	cflags := []string{"-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror"}
 	benchDir := filepath.Join(root, "bench")
+	cflags := []string{"-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", filepath.Join(root, "test", "include")}
 	steps := [][]string{
 		append(append([]string{cc}, cflags...), "-o", t.login, filepath.Join(benchDir, "drivers", "login.c"), "-lpam"),
 		append(append([]string{cc}, cflags...), "-I", filepath.Join(root, "cgo"), "-o", t.engineLoad,

@@ -15,38 +15,9 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
+#include "harness.h"
 #include "pam_vault_engine.h"
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long status_kb(const char *name)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-	size_t len = strlen(name);
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, name, len) == 0 && line[len] == ':') {
-			kb = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
 
 int main(int argc, char **argv)
 {
@@ -54,10 +25,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s ENGINE_SO\n", argv[0]);
 		return 64;
 	}
-	long before = status_kb("VmHWM");
-	long long t0 = now_ns();
+	long before = harness_status_kb("VmHWM");
+	long long t0 = harness_now_ns();
 	void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	long long t1 = now_ns();
+	long long t1 = harness_now_ns();
 	if (h == NULL) {
 		fprintf(stderr, "dlopen: %s\n", dlerror());
 		return 1;
@@ -74,16 +45,16 @@ int main(int argc, char **argv)
 		.rhost = "", .service = "bench",
 	};
 	struct pam_vault_verdict v;
-	long long t2 = now_ns();
+	long long t2 = harness_now_ns();
 	decide(&req, &v);
-	long long t3 = now_ns();
+	long long t3 = harness_now_ns();
 	decide(&req, &v);
-	long long t4 = now_ns();
+	long long t4 = harness_now_ns();
 	if (v.result != PAM_VAULT_SERVICE_ERR) {
 		fprintf(stderr, "unexpected verdict %d: %s\n", v.result, v.log);
 		return 1;
 	}
 	printf("engineload %lld %lld %lld %ld %ld\n", t1 - t0, t3 - t2, t4 - t3,
-	       before, status_kb("VmHWM"));
+	       before, harness_status_kb("VmHWM"));
 	return 0;
 }

@@ -297,9 +297,14 @@ func Result(output string) string {
 }
 
 // CompileC compiles the C source src into the program out with
-// cc -Wall -Wextra -Werror, flags, and libpam. The error holds cc's output.
+// cc -Wall -Wextra -Werror, the drivers' shared header directory
+// test/include, flags, and libpam. The error holds cc's output.
 func CompileC(out, src string, flags ...string) error {
-	args := append([]string{"-Wall", "-Wextra", "-Werror"}, flags...)
+	root, err := Root()
+	if err != nil {
+		return err
+	}
+	args := append([]string{"-Wall", "-Wextra", "-Werror", "-I", filepath.Join(root, "test", "include")}, flags...)
 	args = append(args, "-o", out, src, "-lpam")
 	if b, err := exec.Command("cc", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("compiling %s: %w\n%s", src, err, b)

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <security/pam_appl.h>
+#include "harness.h"
 
 static long logs, debug_logs, other_logs;
 
@@ -89,31 +89,6 @@ void __vsyslog_chk(int priority, int flag, const char *format, va_list ap)
 	catch_log(priority, format, ap);
 }
 
-static const char *token;
-
-static int answer(int n, const struct pam_message **msg,
-		  struct pam_response **resp, void *data)
-{
-	(void)data;
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++) {
-		if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF &&
-		    msg[i]->msg_style != PAM_PROMPT_ECHO_ON)
-			continue;
-		r[i].resp = strdup(token);
-		if (r[i].resp == NULL) {
-			for (int j = 0; j < i; j++)
-				free(r[j].resp);
-			free(r);
-			return PAM_BUF_ERR;
-		}
-	}
-	*resp = r;
-	return PAM_SUCCESS;
-}
-
 /* The number of open descriptors, not counting the one that reads them. */
 static int count_fds(void)
 {
@@ -144,21 +119,6 @@ static int settled_fds(void)
 			best = n;
 	}
 	return best;
-}
-
-static long rss_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 /* xorshift64*: reproducible, well-formed, never-issued OTPs. */
@@ -199,11 +159,11 @@ int main(int argc, char **argv)
 		perror(argv[6]);
 		return 1;
 	}
-	struct pam_conv conv = {answer, NULL};
 	long success = 0, auth_err = 0, unexpected = 0;
 	char valid[64], unknown[37];
 
 	for (long i = 1; i <= cycles; i++) {
+		struct pam_conv conv = {harness_answer, NULL};
 		int want;
 		if (i % every == 0) {
 			if (fgets(valid, sizeof(valid), otps) == NULL) {
@@ -211,11 +171,11 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			valid[strcspn(valid, "\r\n")] = '\0';
-			token = valid;
+			conv.appdata_ptr = valid;
 			want = PAM_SUCCESS;
 		} else {
 			unknown_otp(unknown);
-			token = unknown;
+			conv.appdata_ptr = unknown;
 			want = PAM_AUTH_ERR;
 		}
 		pam_handle_t *pamh = NULL;
@@ -243,7 +203,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (i % report == 0) {
-			printf("cycle %ld fds %d rss_kb %ld\n", i, settled_fds(), rss_kb());
+			printf("cycle %ld fds %d rss_kb %ld\n", i, settled_fds(), harness_status_kb("VmRSS"));
 			fflush(stdout);
 		}
 	}

@@ -9,45 +9,28 @@
  * helper path. Prints "parent <code>" and "child <code>" with PAM's numeric
  * codes, or "child hang" when the child has no verdict within 20 seconds.
  */
-#include <security/pam_appl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "harness.h"
 
 #define CHILD_DEADLINE_SECONDS 20
 
-static const char *token;
-
-static int answer(int n, const struct pam_message **msg,
-		  struct pam_response **resp, void *data)
+/* Authenticates on pamh with token as the answer to every prompt. */
+static int authenticate(pam_handle_t *pamh, const char *token)
 {
-	(void)data;
-	struct pam_response *r = calloc((size_t)n, sizeof(*r));
-	if (r == NULL)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++) {
-		switch (msg[i]->msg_style) {
-		case PAM_PROMPT_ECHO_OFF:
-		case PAM_PROMPT_ECHO_ON:
-			r[i].resp = strdup(token);
-			if (r[i].resp == NULL)
-				return PAM_BUF_ERR;
-			break;
-		default:
-			fprintf(stderr, "message: %s\n", msg[i]->msg);
-		}
-	}
-	*resp = r;
-	return PAM_SUCCESS;
+	struct pam_conv conv = {harness_answer, (void *)token};
+	int rc = pam_set_item(pamh, PAM_CONV, &conv);
+
+	if (rc != PAM_SUCCESS)
+		return rc;
+	return pam_authenticate(pamh, 0);
 }
 
 int main(int argc, char **argv)
 {
-	struct pam_conv conv = {answer, NULL};
+	struct pam_conv conv = {harness_answer, ""};
 	pam_handle_t *pamh = NULL;
 	int rc;
 
@@ -61,8 +44,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (argc == 5) {
-		token = argv[4];
-		rc = pam_authenticate(pamh, 0);
+		rc = authenticate(pamh, argv[4]);
 		printf("parent %d\n", rc);
 		fflush(stdout);
 	}
@@ -72,8 +54,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (pid == 0) {
-		token = argv[3];
-		rc = pam_authenticate(pamh, 0);
+		rc = authenticate(pamh, argv[3]);
 		printf("child %d\n", rc);
 		fflush(stdout);
 		_exit(0);
