@@ -3,6 +3,7 @@ package pamtest
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,19 @@ func (j *Journal) Record(t testing.TB, attempts int, tokens []string, lines []Lo
 		t.Errorf("%d attempts logged %d lines above LOG_DEBUG, want exactly one each:\n%s",
 			attempts, notices, b.String())
 	}
+}
+
+// Verdict is for TestMain: given the exit code of m.Run, it checks j when
+// the tests passed and returns the code the test binary should exit with.
+func (j *Journal) Verdict(code int) int {
+	if code != 0 {
+		return code
+	}
+	if err := j.Check(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: the syslog journal: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // Check prints a summary of j on standard output and returns an error

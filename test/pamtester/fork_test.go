@@ -1,12 +1,7 @@
 package pamtester
 
 import (
-	"bufio"
-	"bytes"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"pam_vault/internal/pamtest"
@@ -20,25 +15,6 @@ const (
 	codeUnavailable = "9"
 )
 
-var (
-	harnessOnce sync.Once
-	harnessPath string
-	harnessErr  error
-)
-
-// forkHarness compiles testdata/forkharness.c once.
-func forkHarness(t *testing.T, e *env) string {
-	t.Helper()
-	harnessOnce.Do(func() {
-		harnessPath = filepath.Join(e.dir, "forkharness")
-		harnessErr = pamtest.CompileC(harnessPath, "testdata/forkharness.c")
-	})
-	if harnessErr != nil {
-		t.Fatalf("compiling the fork harness: %v", harnessErr)
-	}
-	return harnessPath
-}
-
 // forkRun is one run of the harness: what the parent and the child got.
 type forkRun struct {
 	parent, child string
@@ -50,36 +26,14 @@ type forkRun struct {
 // with parentToken, fork, authenticate in the child with childToken.
 func (e *env) fork(t *testing.T, service, childToken, parentToken string) forkRun {
 	t.Helper()
-	args := []string{service, testUser, childToken}
-	if parentToken != "" {
-		args = append(args, parentToken)
-	}
-	cmd := exec.Command(forkHarness(t, e), args...)
 	// Level 3 adds the adapter's debug lines, which say which path it took.
-	cmd.Env = append(e.wrapperEnv(), "PAM_WRAPPER_DEBUGLEVEL=3")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("fork harness: %v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	r := forkRun{output: stdout.String() + stderr.String()}
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "parent "); ok {
-			r.parent = v
-		}
-		if v, ok := strings.CutPrefix(sc.Text(), "child "); ok {
-			r.child = v
-		}
-	}
-	lines := pamtest.ParseSyslog(stderr.String())
-	r.syslog = pamtest.Texts(lines)
+	r := pamtest.Fork(t, 0, pamtest.WrapperEnv(e.serviceDir, 3), service, testUser, childToken, parentToken)
 	attempts := 1
 	if parentToken != "" {
 		attempts = 2
 	}
-	journal.Record(t, attempts, []string{childToken, parentToken}, lines)
-	return r
+	journal.Record(t, attempts, []string{childToken, parentToken}, r.Syslog)
+	return forkRun{parent: r.Parent, child: r.Child, syslog: r.SyslogTexts(), output: r.Output}
 }
 
 // TestForkedChildNeverHangs is how OpenSSH authenticates keyboard-interactive
@@ -102,9 +56,7 @@ func TestForkedChildNeverHangs(t *testing.T) {
 		if r.child != want {
 			t.Fatalf("login %d: child got %q, want %q\n%s", i, r.child, want, r.output)
 		}
-		if !containsLine(r.syslog, "verifying in process") {
-			t.Fatalf("login %d: the child did not verify in process:\n%s", i, strings.Join(r.syslog, "\n"))
-		}
+		pamtest.Logged(t, r.syslog, "verifying in process")
 	}
 }
 
@@ -136,12 +88,8 @@ func TestHelperPathGivesTheSameVerdict(t *testing.T) {
 			if r.child != tc.want {
 				t.Fatalf("child got %q, want %q\n%s", r.child, tc.want, r.output)
 			}
-			if !containsLine(r.syslog, "verifying in a helper process") {
-				t.Fatalf("the child did not use the helper:\n%s", strings.Join(r.syslog, "\n"))
-			}
-			if !containsLine(r.syslog, tc.log) {
-				t.Fatalf("no log line holds %q:\n%s", tc.log, strings.Join(r.syslog, "\n"))
-			}
+			pamtest.Logged(t, r.syslog, "verifying in a helper process")
+			pamtest.Logged(t, r.syslog, tc.log)
 		})
 	}
 }
@@ -157,9 +105,7 @@ func TestHelperPathUnavailableAndBrokenConfig(t *testing.T) {
 	if r.parent != codeServiceErr || r.child != codeServiceErr {
 		t.Fatalf("broken config: parent %q child %q, want %s both\n%s", r.parent, r.child, codeServiceErr, r.output)
 	}
-	if !containsLine(r.syslog, "fork-broken.hcl:5") {
-		t.Fatalf("the helper's log line lost the file and line:\n%s", strings.Join(r.syslog, "\n"))
-	}
+	pamtest.Logged(t, r.syslog, "fork-broken.hcl:5")
 
 	down := strings.Replace(e.configText(), e.vault.Addr, "http://127.0.0.1:1", 1)
 	svc := e.vaultService(t, "fork-down", down)
@@ -167,15 +113,6 @@ func TestHelperPathUnavailableAndBrokenConfig(t *testing.T) {
 	if r.parent != codeUnavailable || r.child != codeUnavailable {
 		t.Fatalf("Vault down: parent %q child %q, want %s both\n%s", r.parent, r.child, codeUnavailable, r.output)
 	}
-}
-
-func containsLine(lines []string, part string) bool {
-	for _, l := range lines {
-		if strings.Contains(l, part) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestHelperArgument forces the helper path without any fork: the verdicts

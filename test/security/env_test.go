@@ -1,7 +1,6 @@
 package security
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +30,6 @@ const (
 // env is what every test shares: one Vault and a directory of PAM services.
 type env struct {
 	build      string // the repository's build directory
-	harnessSrc string // test/pamtester/testdata/forkharness.c
 	vault      *testvault.Server
 	dir        string
 	serviceDir pamtest.ServiceDir
@@ -51,13 +49,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(canaryVar) != "" {
 		os.Exit(runCanary(os.Getenv(canaryVar)))
 	}
-	code := m.Run()
-	if code == 0 && shared != nil {
-		if err := journal.Check(); err != nil {
-			fmt.Fprintf(os.Stderr, "FAIL: the syslog journal: %v\n", err)
-			code = 1
-		}
-	}
+	code := journal.Verdict(m.Run())
 	if shared != nil {
 		shared.vault.Close()
 		os.RemoveAll(shared.dir)
@@ -83,10 +75,7 @@ func newEnv() (*env, error) {
 	if err := pamtest.Tools("pamtester", "cc"); err != nil {
 		return nil, err
 	}
-	e := &env{
-		build:      build,
-		harnessSrc: filepath.Join(filepath.Dir(build), "test", "pamtester", "testdata", "forkharness.c"),
-	}
+	e := &env{build: build}
 	if e.dir, err = os.MkdirTemp("", "pam_vault-security-"); err != nil {
 		return nil, err
 	}

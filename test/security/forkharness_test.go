@@ -1,10 +1,6 @@
 package security
 
 import (
-	"bufio"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
 	"pam_vault/internal/pamtest"
@@ -19,26 +15,6 @@ var pamCodes = map[string]string{
 	"hang": "hang",
 }
 
-var (
-	harnessOnce sync.Once
-	harnessPath string
-	harnessErr  error
-)
-
-// forkHarness compiles test/pamtester/testdata/forkharness.c, read in place,
-// once.
-func (e *env) forkHarness(t *testing.T) string {
-	t.Helper()
-	harnessOnce.Do(func() {
-		harnessPath = filepath.Join(e.dir, "forkharness")
-		harnessErr = pamtest.CompileC(harnessPath, e.harnessSrc)
-	})
-	if harnessErr != nil {
-		t.Fatalf("compiling the fork harness: %v", harnessErr)
-	}
-	return harnessPath
-}
-
 // forkRun is one run of the harness: the verdicts of parent and child.
 type forkRun struct {
 	run
@@ -50,17 +26,7 @@ type forkRun struct {
 // child with childToken (which must then use the helper).
 func (e *env) fork(t *testing.T, service, childToken, parentToken string, extraEnv []string) forkRun {
 	t.Helper()
-	r := forkRun{run: e.exec(t, append(e.wrapperEnv(), extraEnv...), "",
-		e.forkHarness(t), service, testUser, childToken, parentToken)}
-	sc := bufio.NewScanner(strings.NewReader(r.Output))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "parent "); ok {
-			r.parent = pamCodes[v]
-		}
-		if v, ok := strings.CutPrefix(sc.Text(), "child "); ok {
-			r.child = pamCodes[v]
-		}
-	}
+	r := pamtest.Fork(t, runLimit, append(e.wrapperEnv(), extraEnv...), service, testUser, childToken, parentToken)
 	journal.Record(t, 2, []string{childToken, parentToken}, r.Syslog)
-	return r
+	return forkRun{run: run{Outcome: r.Outcome}, parent: pamCodes[r.Parent], child: pamCodes[r.Child]}
 }
