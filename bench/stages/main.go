@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http/httptrace"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -139,7 +140,7 @@ func Run(argv []string, user, otp string) (string, error) {
 	sw.add("addrs", time.Since(t))
 
 	t = time.Now()
-	if err := verify.Check(cfg, answer, user, local); err != nil {
+	if err := verify.Check(cfg, answer, user, func() ([]netip.Addr, error) { return local, nil }); err != nil {
 		return "", err
 	}
 	sw.add("check", time.Since(t))

@@ -11,9 +11,11 @@ import (
 // Check applies the host's rules to what Vault said about a valid OTP, in the
 // order vault-ssh-helper applies them: the OTP's username must equal user
 // exactly; its IP must equal an address in local exactly or lie inside an
-// allowed_cidr_list entry; its role must be allowed. The error wraps
-// ErrRejected, or ErrUnavailable when Vault's IP is not an address at all.
-func Check(cfg *config.Config, a Answer, user string, local []netip.Addr) error {
+// allowed_cidr_list entry; its role must be allowed. local lists the host's
+// addresses; it is called only once the cheaper checks have passed. The
+// error wraps ErrRejected, or ErrUnavailable when Vault's IP is not an
+// address at all or local fails.
+func Check(cfg *config.Config, a Answer, user string, local func() ([]netip.Addr, error)) error {
 	if a.Username != user {
 		return fmt.Errorf("%w: OTP was issued for user %q", ErrRejected, a.Username)
 	}
@@ -21,7 +23,11 @@ func Check(cfg *config.Config, a Answer, user string, local []netip.Addr) error 
 	if err != nil {
 		return fmt.Errorf("%w: Vault answered an OTP ip that is not an address: %w", ErrUnavailable, err)
 	}
-	if ok, why := netcheck.Allowed(ip, local, cfg.AllowedCIDRs); !ok {
+	addrs, err := local()
+	if err != nil {
+		return fmt.Errorf("%w: listing this host's addresses: %w", ErrUnavailable, err)
+	}
+	if ok, why := netcheck.Allowed(ip, addrs, cfg.AllowedCIDRs); !ok {
 		return fmt.Errorf("%w: OTP was issued for another host: %s", ErrRejected, why)
 	}
 	if !cfg.RoleAllowed(a.Role) {

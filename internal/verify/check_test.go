@@ -141,7 +141,7 @@ func TestCheck(t *testing.T) {
 			if tt.local != nil {
 				l = tt.local
 			}
-			err := Check(cfg, tt.answer, tt.user, l)
+			err := Check(cfg, tt.answer, tt.user, func() ([]netip.Addr, error) { return l, nil })
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Check(%+v, user %q): %v", tt.answer, tt.user, err)
@@ -165,5 +165,24 @@ func TestCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckListsAddressesLast checks that the host's addresses are listed
+// only for an answer that passed the user check, and that a failure to list
+// them is unavailability, never a login.
+func TestCheckListsAddressesLast(t *testing.T) {
+	cfg := parseConfig(t, `vault_addr = "https://v:8200"`, `allowed_roles = "*"`)
+	answer := Answer{Username: "alice", IP: "127.0.0.1", Role: "r"}
+	called := false
+	failing := func() ([]netip.Addr, error) {
+		called = true
+		return nil, errors.New("no netlink")
+	}
+	if err := Check(cfg, answer, "bob", failing); !errors.Is(err, ErrRejected) || called {
+		t.Fatalf("another user's OTP: err %v, addresses listed %v; want ErrRejected without listing", err, called)
+	}
+	if err := Check(cfg, answer, "alice", failing); !errors.Is(err, ErrUnavailable) || !called {
+		t.Fatalf("addresses unlisted: err %v, listed %v; want ErrUnavailable", err, called)
 	}
 }
