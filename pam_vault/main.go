@@ -12,6 +12,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"time"
 	"unsafe"
 
@@ -41,7 +42,7 @@ var (
 func pam_vault_decide(req *C.struct_pam_vault_request, out *C.struct_pam_vault_verdict) {
 	defer func() {
 		if p := recover(); p != nil {
-			fill(out, engine.Verdict{Result: engine.ServiceErr, Log: "configuration error; reason=\"internal error in the engine\""})
+			fill(out, engine.Failure(errors.New("internal error in the engine")))
 		}
 	}()
 	fill(out, engine.Decide(context.Background(), request(req)))

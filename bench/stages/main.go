@@ -71,10 +71,7 @@ func Run(argv []string, user, otp string) (string, error) {
 	sw.add("args", time.Since(t))
 
 	t = time.Now()
-	cfg, err := config.Load(args.ConfigPath)
-	if err == nil {
-		err = cfg.CheckScheme(args.Dev)
-	}
+	cfg, err := config.LoadChecked(args.ConfigPath, args.Dev)
 	if err != nil {
 		return "", err
 	}

@@ -46,10 +46,7 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 	}
 
 	r := &report{w: stdout}
-	cfg, err := config.Load(*cfgPath)
-	if err == nil {
-		err = cfg.CheckScheme(*dev)
-	}
+	cfg, err := config.LoadChecked(*cfgPath, *dev)
 	if err != nil {
 		r.fail("config", err)
 		return 1

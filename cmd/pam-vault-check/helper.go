@@ -15,7 +15,7 @@ func runHelper(stdin io.Reader, stdout io.Writer) int {
 	var v engine.Verdict
 	req, err := engine.ReadRequest(stdin)
 	if err != nil {
-		v = engine.Verdict{Result: engine.ServiceErr, Log: fmt.Sprintf("configuration error; reason=%q", "helper: "+err.Error())}
+		v = engine.Failure(fmt.Errorf("helper: %w", err))
 	} else {
 		v = engine.Decide(context.Background(), req)
 	}

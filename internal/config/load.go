@@ -49,6 +49,19 @@ func Load(path string) (*Config, error) {
 	return Parse(path, src)
 }
 
+// LoadChecked is Load followed by CheckScheme(dev): the config as a
+// verification may use it.
+func LoadChecked(path string, dev bool) (*Config, error) {
+	cfg, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckScheme(dev); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
 // openConfig opens path read-only without following a symbolic link in its
 // last component. O_NONBLOCK keeps a FIFO planted at path from blocking the
 // open; fstat then rejects it.

@@ -304,3 +304,18 @@ func TestLoadDirectories(t *testing.T) {
 		loadErr(t, path, "its directory "+dir+" is owned by uid 65534, not root", "run chown root "+dir)
 	})
 }
+
+func TestLoadChecked(t *testing.T) {
+	path := writeConfig(t, "config.hcl", `vault_addr = "http://127.0.0.1:8200"`+"\n", 0o600)
+	if _, err := LoadChecked(path, true); err != nil {
+		t.Fatalf("LoadChecked(http, dev): %v", err)
+	}
+	_, err := LoadChecked(path, false)
+	var e *Error
+	if !errors.As(err, &e) || e.Line != 1 {
+		t.Fatalf("LoadChecked(http, not dev) = %v, want an *Error on line 1", err)
+	}
+	if _, err := LoadChecked(filepath.Join(t.TempDir(), "missing.hcl"), true); err == nil {
+		t.Fatal("LoadChecked of a missing file succeeded")
+	}
+}

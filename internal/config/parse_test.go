@@ -180,6 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown block", addr + "listener \"tcp\" {\n}\n", 2, `unknown key "listener"`},
 		{"duplicate key", addr + `ssh_mount_point = "a"` + "\n" + `ssh_mount_point = "b"`, 3, "ssh_mount_point is set twice (first on line 2)"},
 		{"duplicate vault_addr", addr + addr, 2, "vault_addr is set twice (first on line 1)"},
+		{"nine addresses", `vault_addr = "` + strings.Repeat("https://v:8200,", 8) + `https://v:8200"`, 1, "vault_addr lists 9 addresses; at most 8 are allowed"},
 		{"mount empty", addr + `ssh_mount_point = ""`, 2, "ssh_mount_point \"\" is empty"},
 		{"mount slashes only", addr + `ssh_mount_point = "///"`, 2, "is empty"},
 		{"mount bool", addr + `ssh_mount_point = false`, 2, "not a boolean (false)"},

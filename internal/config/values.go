@@ -56,12 +56,7 @@ func setVaultAddr(d *decoder, key string, val ast.Node) error {
 	if err != nil {
 		return err
 	}
-	var addrs []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, a)
-		}
-	}
+	addrs := splitList(s)
 	if len(addrs) == 0 {
 		return d.errorf(`vault_addr is empty; set it to the Vault server's address, such as "https://vault.example.com:8200"`)
 	}

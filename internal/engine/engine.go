@@ -81,11 +81,8 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 	if err != nil {
 		return rec.verdict(ServiceErr, err)
 	}
-	cfg, err := config.Load(args.ConfigPath)
+	cfg, err := config.LoadChecked(args.ConfigPath, args.Dev)
 	if err != nil {
-		return rec.verdict(ServiceErr, err)
-	}
-	if err := cfg.CheckScheme(args.Dev); err != nil {
 		return rec.verdict(ServiceErr, err)
 	}
 	if rec.debug {

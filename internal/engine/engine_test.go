@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -296,5 +297,12 @@ func TestResultPAMName(t *testing.T) {
 		if int(r) != want {
 			t.Errorf("%s = %d, want %d", r.PAMName(), int(r), want)
 		}
+	}
+}
+
+func TestFailure(t *testing.T) {
+	v := Failure(errors.New("request is truncated"))
+	if v.Result != ServiceErr || v.Log != `configuration error; user= rhost= reason="request is truncated"` || v.Message != "" {
+		t.Fatalf("Failure = %+v", v)
 	}
 }

@@ -46,6 +46,13 @@ func (r *record) verdict(result Result, err error) Verdict {
 	return v
 }
 
+// Failure is the PAM_SERVICE_ERR verdict for a fault outside Decide, such as
+// a helper request that could not be read, with err as its reason and the
+// log line every verdict has.
+func Failure(err error) Verdict {
+	return (&record{}).verdict(ServiceErr, err)
+}
+
 // field writes a value as is when it is plain, and quoted when it holds
 // anything that could confuse a reader of the log or forge a field: spaces,
 // quotes, control characters, non-ASCII.
