@@ -55,10 +55,6 @@ func newClient(caFile string) (*http.Client, error) {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
 }
 
-// Client returns the HTTP client the Server uses: no proxy, and trusting
-// CACert when it is set. It is nil before Start has returned.
-func (s *Server) Client() *http.Client { return s.client }
-
 // Do sends a request with the root token to s.Addr+"/v1/"+path. A non-nil
 // body is sent as JSON; a non-nil out receives the decoded JSON answer. A
 // non-2xx answer is returned as an *Error carrying the status and Vault's

@@ -118,6 +118,17 @@ func expect(t *testing.T, l login, want string) {
 	}
 }
 
+// expectWithin is expect plus the deadline DESIGN.md promises: the one
+// timeout of the config, whatever the nodes do, plus margin for starting
+// the process.
+func expectWithin(t *testing.T, l login, want string) {
+	t.Helper()
+	expect(t, l, want)
+	if l.elapsed > timeout+margin {
+		t.Fatalf("%s after %s, more than the timeout %s plus %s", want, l.elapsed, timeout, margin)
+	}
+}
+
 // check runs build/pam-vault-check -config=cfg -dev, bounded by runBound,
 // and returns its exit status and output.
 func (p *pam) check(t *testing.T, cfg string) (int, string) {

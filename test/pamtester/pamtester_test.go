@@ -161,10 +161,12 @@ func TestBrokenConfigIsServiceError(t *testing.T) {
 
 func TestUseFirstPass(t *testing.T) {
 	e := setup(t)
-	setItems := "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so"
-	if _, err := os.Stat(setItems); err != nil {
-		pamtest.Need(t, "pam_wrapper's pam_set_items.so is missing: %v", err)
+	// Debian installs it under the multiarch directory of the machine.
+	found, _ := filepath.Glob("/usr/lib/*/pam_wrapper/pam_set_items.so")
+	if len(found) == 0 {
+		pamtest.Need(t, "pam_wrapper's pam_set_items.so is missing (make deps)")
 	}
+	setItems := found[0]
 	cfg := e.writeConfig(t, "first-pass", e.configText())
 	svc := e.service(t, "first-pass",
 		"auth required "+setItems,

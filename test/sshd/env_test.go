@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -79,20 +78,13 @@ func setup(t *testing.T) *env {
 // newEnv checks the prerequisites, then starts Vault and creates the user.
 // Whatever it created is undone if a later step fails.
 func newEnv() (_ *env, err error) {
-	root, err := filepath.Abs("../..")
+	build, err := pamtest.Built(pamtest.Artifacts...)
 	if err != nil {
 		return nil, err
 	}
-	e := &env{build: filepath.Join(root, "build")}
-	for _, f := range []string{"pam_vault.so", "pam_vault_go.so", "pam-vault-check"} {
-		if _, err := os.Stat(filepath.Join(e.build, f)); err != nil {
-			return nil, fmt.Errorf("build/%s is missing; run make first: %w", f, err)
-		}
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%s is not installed (make deps): %w", tool, err)
-		}
+	e := &env{build: build}
+	if err := pamtest.Tools(tools...); err != nil {
+		return nil, err
 	}
 	if e.lock, err = acquireRunLock(); err != nil {
 		return nil, err
@@ -174,13 +166,7 @@ func (e *env) close() error {
 // configText is a pam_vault config for the Vault at vaultAddr, allowing the
 // test role; extra lines are appended.
 func configText(vaultAddr string, extra ...string) string {
-	lines := append([]string{
-		fmt.Sprintf("vault_addr = %q", vaultAddr),
-		fmt.Sprintf("ssh_mount_point = %q", mount),
-		fmt.Sprintf("allowed_roles = %q", role),
-		`timeout = "5s"`,
-	}, extra...)
-	return strings.Join(lines, "\n") + "\n"
+	return pamtest.ConfigText(vaultAddr, mount, role, "5s", extra...)
 }
 
 // otp asks the shared Vault for an OTP for user at ip.

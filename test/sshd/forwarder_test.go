@@ -1,7 +1,6 @@
 package sshd
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -109,6 +108,3 @@ func (f *forwarder) close() {
 	f.mu.Unlock()
 	f.wg.Wait()
 }
-
-// String names the forwarder in failure messages.
-func (f *forwarder) String() string { return fmt.Sprintf("%s -> %s", f.addr(), f.target) }

@@ -7,9 +7,7 @@ package faultproxy
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -19,17 +17,11 @@ import (
 	"time"
 )
 
-// maxRecordedBody bounds the request body a Proxy keeps for inspection.
-const maxRecordedBody = 64 << 10
-
 // Request is one request the proxy received.
 type Request struct {
 	Method string
 	Path   string
-	Host   string
 	Header http.Header
-	Body   []byte
-	Fault  string // the name of the fault that answered it
 }
 
 // Proxy listens on a loopback port and answers with its current Fault.
@@ -129,14 +121,9 @@ func (p *Proxy) Close() {
 
 // ServeHTTP records r and answers it with the current fault.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	p.mu.Lock()
 	f := p.fault
-	p.requests = append(p.requests, Request{
-		Method: r.Method, Path: r.URL.Path, Host: r.Host,
-		Header: r.Header.Clone(), Body: body, Fault: f.Name,
-	})
+	p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone()})
 	p.mu.Unlock()
 	f.serve(p, w, r)
 }
