@@ -234,9 +234,14 @@ static int decode_verdict(const char *buf, size_t len,
 	return 0;
 }
 
-/* Reaps the helper, killing it once the deadline has passed. */
+/*
+ * Reaps the helper, killing it once the deadline has passed. The first
+ * pauses are short: a helper that has closed its socket is already exiting,
+ * and a login should not wait a whole 5 ms tick for it.
+ */
 static int reap_helper(pid_t pid, long long deadline)
 {
+	long pause_ns = 50 * 1000;
 	int status;
 
 	for (;;) {
@@ -253,8 +258,10 @@ static int reap_helper(pid_t pid, long long deadline)
 				;
 			return -1;
 		}
-		struct timespec tick = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+		struct timespec tick = {.tv_sec = 0, .tv_nsec = pause_ns};
 		nanosleep(&tick, NULL);
+		if (pause_ns < 5 * 1000 * 1000)
+			pause_ns *= 2;
 	}
 }
 
