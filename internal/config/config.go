@@ -49,6 +49,15 @@ type Config struct {
 	AllowedRoles []string
 	// Timeout bounds one whole verification (timeout, default DefaultTimeout).
 	Timeout time.Duration
+	// TOTPMountPoint is the mount path of the TOTP secrets engine that the
+	// totp module argument verifies codes against, without surrounding
+	// slashes (totp_mount_point, default "totp"). pam_vault only.
+	TOTPMountPoint string
+	// TokenFile is the absolute path of a file holding the Vault token used
+	// to verify TOTP codes, such as a Vault Agent file sink (token_file).
+	// Empty when the token comes from a Vault Proxy that adds its own.
+	// pam_vault only.
+	TokenFile string
 
 	// lines maps each key set in the file to the line it was set on, so
 	// later checks (CheckScheme) can point at the line to fix.

@@ -22,7 +22,8 @@ import (
 type setter func(d *decoder, key string, val ast.Node) error
 
 // setters are the keys a config file may set: vault-ssh-helper's keys, with
-// the same meaning, plus pam_vault's own timeout.
+// the same meaning, plus pam_vault's own timeout, totp_mount_point and
+// token_file.
 var setters = map[string]setter{
 	"vault_addr":        setVaultAddr,
 	"ssh_mount_point":   setMountPoint,
@@ -34,6 +35,8 @@ var setters = map[string]setter{
 	"allowed_cidr_list": setCIDRList,
 	"allowed_roles":     setRoles,
 	"timeout":           setTimeout,
+	"totp_mount_point":  setMountPoint,
+	"token_file":        setTokenFile,
 }
 
 // knownKeys lists the keys of setters, sorted, for error messages.
@@ -81,10 +84,11 @@ func Parse(path string, src []byte) (cfg *Config, err error) {
 	}
 
 	d := &decoder{cfg: &Config{
-		Path:          path,
-		SSHMountPoint: "ssh",
-		Timeout:       DefaultTimeout,
-		lines:         make(map[string]int),
+		Path:           path,
+		SSHMountPoint:  "ssh",
+		TOTPMountPoint: "totp",
+		Timeout:        DefaultTimeout,
+		lines:          make(map[string]int),
 	}}
 	for _, item := range list.Items {
 		if err := d.item(item); err != nil {

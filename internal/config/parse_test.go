@@ -27,11 +27,12 @@ allowed_cidr_list = "10.0.0.0/8, 192.168.1.0/24"
 // defaults returns the Config that addr alone parses to, changed by mod.
 func defaults(mod func(*Config)) Config {
 	c := Config{
-		Path:          testPath,
-		VaultAddr:     "https://vault.example.com:8200",
-		VaultAddrs:    []string{"https://vault.example.com:8200"},
-		SSHMountPoint: "ssh",
-		Timeout:       DefaultTimeout,
+		Path:           testPath,
+		VaultAddr:      "https://vault.example.com:8200",
+		VaultAddrs:     []string{"https://vault.example.com:8200"},
+		SSHMountPoint:  "ssh",
+		TOTPMountPoint: "totp",
+		Timeout:        DefaultTimeout,
 	}
 	if mod != nil {
 		mod(&c)
@@ -88,6 +89,8 @@ func TestParseValid(t *testing.T) {
 		{"mount", addr + `ssh_mount_point = "ssh-prod"`, defaults(func(c *Config) { c.SSHMountPoint = "ssh-prod" })},
 		{"mount slashes trimmed", addr + `ssh_mount_point = "/team/ssh/"`, defaults(func(c *Config) { c.SSHMountPoint = "team/ssh" })},
 		{"mount number kept as written", addr + `ssh_mount_point = 123`, defaults(func(c *Config) { c.SSHMountPoint = "123" })},
+		{"totp mount", addr + `totp_mount_point = "/mfa/totp/"`, defaults(func(c *Config) { c.TOTPMountPoint = "mfa/totp" })},
+		{"token_file", addr + `token_file = "/run/pam_vault//token"`, defaults(func(c *Config) { c.TokenFile = "/run/pam_vault/token" })},
 		{"namespace", addr + `namespace = "team/a"`, defaults(func(c *Config) { c.Namespace = "team/a" })},
 		{"ca_cert", addr + `ca_cert = "/etc/ca.pem"`, defaults(func(c *Config) { c.CACert = "/etc/ca.pem" })},
 		{"ca_path", addr + `ca_path = "/etc/ssl/vault"`, defaults(func(c *Config) { c.CAPath = "/etc/ssl/vault" })},
@@ -193,6 +196,13 @@ func TestParseErrors(t *testing.T) {
 		{"mount fragment", addr + `ssh_mount_point = "ssh#x"`, 2, `contains "#"`},
 		{"mount escape", addr + `ssh_mount_point = "ss%68"`, 2, `contains "%"`},
 		{"mount space", addr + `ssh_mount_point = "my ssh"`, 2, `contains " "`},
+		{"totp mount empty", addr + `totp_mount_point = "/"`, 2, `totp_mount_point "/" is empty; set it to the mount path of the secrets engine, such as "totp"`},
+		{"totp mount dot-dot", addr + `totp_mount_point = "totp/../sys"`, 2, `totp_mount_point "totp/../sys" has an empty, "." or ".." segment`},
+		{"totp mount query", addr + `totp_mount_point = "totp?x"`, 2, `totp_mount_point "totp?x" contains "?"`},
+		{"token_file empty", addr + `token_file = ""`, 2, "token_file is empty"},
+		{"token_file relative", addr + `token_file = "token"`, 2, `token_file "token" is not an absolute path`},
+		{"token_file newline", addr + "token_file = <<EOT\n/run/t\nEOT\n", 2, "token_file \"/run/t\\n\" contains a control character"},
+		{"token_file bool", addr + `token_file = true`, 2, "token_file must be a string"},
 		{"ca_cert bool", addr + `ca_cert = true`, 2, "ca_cert must be a string"},
 		{"ca_path number float", addr + `ca_path = 1.0`, 2, "ca_path must be a string"},
 		{"tls_server_name object", addr + "tls_server_name {\n}", 2, "tls_server_name is a block"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -98,30 +99,58 @@ func (d *decoder) checkVaultAddr(s string) error {
 	return nil
 }
 
-// setMountPoint stores ssh_mount_point without leading or trailing slashes.
-// The verify request must reach exactly <mount>/verify, so a segment that
-// is empty, "." or "..", and a character that would end or escape the path
-// (?, #, %), a space or a control character, are refused.
+// setMountPoint stores a mount path (ssh_mount_point or totp_mount_point)
+// without leading or trailing slashes. A request must reach exactly
+// <mount>/verify or <mount>/code/<user>, so a segment that is empty, "." or
+// "..", and a character that would end or escape the path (?, #, %), a space
+// or a control character, are refused.
 func setMountPoint(d *decoder, key string, val ast.Node) error {
 	s, err := d.string(key, val)
 	if err != nil {
 		return err
 	}
+	example := map[string]string{"ssh_mount_point": "ssh", "totp_mount_point": "totp"}[key]
 	mount := strings.Trim(s, "/")
 	if mount == "" {
-		return d.errorf(`ssh_mount_point %q is empty; set it to the mount path of the SSH secrets engine, such as "ssh"`, s)
+		return d.errorf(`%s %q is empty; set it to the mount path of the secrets engine, such as %q`, key, s, example)
 	}
 	for _, seg := range strings.Split(mount, "/") {
 		if seg == "" || seg == "." || seg == ".." {
-			return d.errorf(`ssh_mount_point %q has an empty, "." or ".." segment; write the mount path as Vault shows it, such as "team/ssh"`, s)
+			return d.errorf(`%s %q has an empty, "." or ".." segment; write the mount path as Vault shows it, such as "team/%s"`, key, s, example)
 		}
 	}
 	if i := strings.IndexFunc(mount, func(r rune) bool {
 		return r <= ' ' || r == 0x7f || strings.ContainsRune("?#%", r)
 	}); i >= 0 {
-		return d.errorf("ssh_mount_point %q contains %q, which a mount path cannot hold", s, mount[i:i+1])
+		return d.errorf("%s %q contains %q, which a mount path cannot hold", key, s, mount[i:i+1])
 	}
-	d.cfg.SSHMountPoint = mount
+	switch key {
+	case "totp_mount_point":
+		d.cfg.TOTPMountPoint = mount
+	default:
+		d.cfg.SSHMountPoint = mount
+	}
+	return nil
+}
+
+// setTokenFile stores token_file, which must be an absolute path: a relative
+// one would be read from the authenticating process's working directory.
+// Whether the file is safe to read is decided when it is read, on every
+// login, since Vault Agent rewrites it.
+func setTokenFile(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	switch {
+	case s == "":
+		return d.errorf(`token_file is empty; set it to the absolute path of the file Vault Agent writes the token to, such as "/run/pam_vault/token"`)
+	case !filepath.IsAbs(s):
+		return d.errorf("token_file %q is not an absolute path; give the absolute path of the token file", s)
+	case strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return d.errorf("token_file %q contains a control character", s)
+	}
+	d.cfg.TokenFile = filepath.Clean(s)
 	return nil
 }
 
