@@ -1,8 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages pam_vault needs to build and test, when any is
 # missing. Safe to run again: it does nothing when all are present.
+# `install-deps.sh --list` prints the list, one package a line: it is also
+# what scripts/debian-image.sh puts in the test suite's Debian images.
 set -eu
 packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates"
+if [ "${1:-}" = --list ]; then
+	printf '%s\n' $packages
+	exit 0
+fi
 missing=""
 for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
