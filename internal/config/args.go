@@ -26,6 +26,12 @@ type Args struct {
 	// even when it could load the engine in process (helper). The adapter
 	// reads it; it is here so that it is not reported as unknown.
 	Helper bool
+	// TOTP selects the second-factor mode: the token is a code from an
+	// authenticator app, checked by Vault's TOTP engine (totp).
+	TOTP bool
+	// NullOK makes a user without a TOTP key in Vault PAM_IGNORE instead of
+	// PAM_AUTH_ERR, for a gradual roll-out (nullok; TOTP mode only).
+	NullOK bool
 }
 
 // ParseArgs reads the module arguments argv. An argument it does not
@@ -53,6 +59,12 @@ func ParseArgs(argv []string) (Args, []string, error) {
 			continue
 		case "helper":
 			args.Helper = true
+			continue
+		case "totp":
+			args.TOTP = true
+			continue
+		case "nullok":
+			args.NullOK = true
 			continue
 		}
 		path, ok := strings.CutPrefix(arg, "config=")

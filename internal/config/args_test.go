@@ -20,6 +20,8 @@ func TestParseArgs(t *testing.T) {
 		{"config with =", []string{"config=/etc/a=b.hcl"}, Args{ConfigPath: "/etc/a=b.hcl"}, nil, ""},
 		{"all flags", []string{"dev", "debug", "use_first_pass", "try_first_pass", "helper"},
 			Args{ConfigPath: DefaultPath, Dev: true, Debug: true, UseFirstPass: true, TryFirstPass: true, Helper: true}, nil, ""},
+		{"totp mode", []string{"totp", "nullok", "config=/etc/pam_vault/totp.hcl"},
+			Args{ConfigPath: "/etc/pam_vault/totp.hcl", TOTP: true, NullOK: true}, nil, ""},
 		{"config and dev", []string{"dev", "config=/tmp/c.hcl"}, Args{ConfigPath: "/tmp/c.hcl", Dev: true}, nil, ""},
 		{"repeated flag", []string{"debug", "debug"}, Args{ConfigPath: DefaultPath, Debug: true}, nil, ""},
 		{"empty config", []string{"config="}, Args{ConfigPath: DefaultPath}, nil, "config= has an empty path"},

@@ -81,6 +81,9 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 	if err != nil {
 		return rec.verdict(ServiceErr, err)
 	}
+	if args.TOTP {
+		return rec.verdict(ServiceErr, errors.New("the totp module argument is not supported by this build of pam_vault"))
+	}
 	cfg, err := config.LoadChecked(args.ConfigPath, args.Dev)
 	if err != nil {
 		return rec.verdict(ServiceErr, err)
