@@ -19,12 +19,14 @@
 //     (within the deadline) are refused and the command does not run; sudo
 //     says "Sorry, try again." and asks again, and a valid OTP at the second
 //     prompt runs the command. GODEBUG in the caller's environment, in which
-//     sudo itself runs, sends the verdict to the helper process.
+//     sudo itself runs, sends the verdict to the helper process. `sudo -i`
+//     authenticates through Debian's separate sudo-i service.
 //   - TestSu: `su pvlocal2 -c 'id -un'` as pvlocal1, with the OTP on standard
 //     input and on a pseudo-terminal. su authenticates the target user, so
 //     the OTP is pvlocal2's. The same refusals; su shows the module's
 //     message. GODEBUG in the caller's environment sends the verdict to the
-//     helper process, as the module's debug line says.
+//     helper process, as the module's debug line says. `su -l` goes through
+//     Debian's su-l service, which includes su.
 //   - TestOTPAddress: the OTP's IP must be an address this host holds
 //     (127.0.0.1, or its own address), exactly; Vault issues OTPs only for
 //     addresses the role's cidr_list allows; PAM_RHOST is only logged.

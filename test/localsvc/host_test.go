@@ -59,10 +59,13 @@ func (e *env) newHost(t *testing.T, opts hostOptions) *host {
 		text string
 	}{
 		{"config.hcl", 0o600, pamtest.ConfigText(opts.vaultAddr, mount, role, timeout)},
-		// As Debian's, with pam_vault in place of common-auth; su keeps
-		// pam_rootok, which lets root through and nobody else.
+		// As Debian's, with pam_vault in place of common-auth: sudo-i
+		// (sudo -i) has its own auth lines, su-l (su -l) includes su's;
+		// su keeps pam_rootok, which lets root through and nobody else.
 		{"pam.d/sudo", 0o644, auth + "\n" + rest},
+		{"pam.d/sudo-i", 0o644, auth + "\n" + rest},
 		{"pam.d/su", 0o644, "auth sufficient pam_rootok.so\n" + auth + "\n" + rest},
+		{"pam.d/su-l", 0o644, "auth include su\naccount include su\npassword include su\nsession include su\n"},
 		{"pam.d/other", 0o644, "auth required pam_deny.so\naccount required pam_deny.so\n" +
 			"session required pam_deny.so\npassword required pam_deny.so\n"},
 		{"sudoers", 0o440, sudoers(dir, opts.sudoers)},

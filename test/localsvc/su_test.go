@@ -44,6 +44,12 @@ func TestSu(t *testing.T) {
 		expectModule(t, o, "su", []string{"accepted Vault OTP; user=" + target + " rhost= role=" + role})
 		expectPath(t, o, "su", "verifying in process")
 	})
+	t.Run("login shell: the su-l service", func(t *testing.T) {
+		token := e.otp(t, target, "127.0.0.1")
+		o := h.run(t, invocation{user: caller, argv: []string{"su", "-l", target, "-c", "id -un"}, stdin: token + "\n"}, token)
+		expectRan(t, o, target+"\n")
+		expectModule(t, o, "su-l", []string{"accepted Vault OTP; user=" + target})
+	})
 	for _, tc := range []struct {
 		name  string
 		token string

@@ -48,6 +48,13 @@ func TestSudo(t *testing.T) {
 		expectModule(t, o, "sudo", []string{"accepted Vault OTP; user=" + caller + " rhost= role=" + role})
 		expectPath(t, o, "sudo", "verifying in process")
 	})
+	t.Run("login shell: the sudo-i service", func(t *testing.T) {
+		token := e.otp(t, caller, "127.0.0.1")
+		o := h.run(t, invocation{user: caller, argv: []string{"sudo", "-S", "-i", "id", "-un"}, stdin: token + "\n"}, token)
+		expectRan(t, o, "root\n")
+		expectModule(t, o, "sudo-i", []string{"accepted Vault OTP; user=" + caller})
+		expectModule(t, o, "sudo")
+	})
 	for _, tc := range []struct {
 		name  string
 		token string
