@@ -213,6 +213,7 @@ func waitBounded(cmd *exec.Cmd, deadline time.Time) error {
 	}
 	kill := fmt.Errorf("still running after %s; killed", runLimit)
 	if ns, err := pamtest.MountNS(cmd.Process.Pid); err == nil {
+		kill = fmt.Errorf("still running after %s; killed:\n%s", runLimit, pamtest.DescribeMountNS(ns))
 		if err := pamtest.KillMountNS(ns, killWait); err != nil {
 			kill = fmt.Errorf("%w: %v", kill, err)
 		}
