@@ -18,9 +18,11 @@
 //     root's OTP, a typed password, and an OTP of a Vault that has stopped
 //     (within the deadline) are refused and the command does not run; sudo
 //     says "Sorry, try again." and asks again, and a valid OTP at the second
-//     prompt runs the command. GODEBUG in the caller's environment, in which
-//     sudo itself runs, sends the verdict to the helper process. `sudo -i`
-//     authenticates through Debian's separate sudo-i service.
+//     prompt runs the command. `sudo -i` authenticates through Debian's
+//     separate sudo-i service. Both services carry the helper argument, as
+//     README recommends for sudo: with the engine in process, sudo now and
+//     then misses its command's SIGCHLD, taken by a Go runtime thread, and
+//     hangs after the command has ended.
 //   - TestSu: `su pvlocal2 -c 'id -un'` as pvlocal1, with the OTP on standard
 //     input and on a pseudo-terminal. su authenticates the target user, so
 //     the OTP is pvlocal2's. The same refusals; su shows the module's

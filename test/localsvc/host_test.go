@@ -52,6 +52,11 @@ func (e *env) newHost(t *testing.T, opts hostOptions) *host {
 	config := filepath.Join(dir, "config.hcl")
 	auth := strings.Join([]string{"auth requisite", filepath.Join(e.build, "pam_vault.so"),
 		"config=" + config, "dev", "debug"}, " ")
+	// sudo's services verify in the helper process, as README says to:
+	// with the engine in process, sudo now and then never sees its
+	// command's SIGCHLD (taken by a thread of the Go runtime, which
+	// keeps SIGCHLD unblocked) and hangs after the command has ended.
+	sudoAuth := auth + " helper"
 	rest := "account required pam_unix.so\nsession required pam_unix.so\npassword required pam_deny.so\n"
 	files := []struct {
 		name string
@@ -62,8 +67,8 @@ func (e *env) newHost(t *testing.T, opts hostOptions) *host {
 		// As Debian's, with pam_vault in place of common-auth: sudo-i
 		// (sudo -i) has its own auth lines, su-l (su -l) includes su's;
 		// su keeps pam_rootok, which lets root through and nobody else.
-		{"pam.d/sudo", 0o644, auth + "\n" + rest},
-		{"pam.d/sudo-i", 0o644, auth + "\n" + rest},
+		{"pam.d/sudo", 0o644, sudoAuth + "\n" + rest},
+		{"pam.d/sudo-i", 0o644, sudoAuth + "\n" + rest},
 		{"pam.d/su", 0o644, "auth sufficient pam_rootok.so\n" + auth + "\n" + rest},
 		{"pam.d/su-l", 0o644, "auth include su\naccount include su\npassword include su\nsession include su\n"},
 		{"pam.d/other", 0o644, "auth required pam_deny.so\naccount required pam_deny.so\n" +
