@@ -554,15 +554,27 @@ func (c *stackCheck) order(vaults []vault) {
 // attempt: pam_vault returns vaultCode, modules that check other secrets
 // return others, pam_deny and pam_rootok (the user is not root) refuse,
 // a module that is not installed gives PAM_MODULE_UNKNOWN, and every other
-// module (pam_env, pam_faillock, pam_permit, ...) succeeds.
+// module (pam_env, pam_faillock, pam_permit, ...) succeeds. A password
+// module that runs after pam_vault accepted an OTP refuses: libpam's
+// pam_get_authtok, which pam_unix and pam_vault both use, hands it the
+// token pam_vault stored, the OTP, instead of prompting again (measured
+// with Debian's libpam 1.5.2: one prompt, pam_unix then failing).
 func (c *stackCheck) scenario(vaultCode, others Code) func(Rule) Code {
+	otpTaken := false
 	return func(r Rule) Code {
 		if fi, ok := c.f.Modules[modulePath(c.f.ModuleDir, r.Module)]; ok && fi.Err != nil {
 			return ModuleUnknown
 		}
 		switch {
 		case isVault(r):
+			// Only an accepted token is known to be an OTP; a refused one
+			// may be the user's password, typed at pam_vault's prompt.
+			if args, _, err := config.ParseArgs(r.Args); err == nil && !args.TOTP && vaultCode == Success {
+				otpTaken = true
+			}
 			return vaultCode
+		case otpTaken && contains(passwordModules, r.ModuleName()):
+			return AuthErr
 		case isFactor(r):
 			return others
 		case r.ModuleName() == "pam_deny", r.ModuleName() == "pam_rootok":
@@ -570,6 +582,22 @@ func (c *stackCheck) scenario(vaultCode, others Code) func(Rule) Code {
 		}
 		return Success
 	}
+}
+
+// passwordAfterOTP returns a password module that ran after pam_vault
+// accepted an OTP in out, a run of scenario(Success, ...).
+func (c *stackCheck) passwordAfterOTP(out Outcome) (Rule, bool) {
+	taken := false
+	for _, i := range out.Ran {
+		r := c.auth[i]
+		if isVault(r) {
+			args, _, err := config.ParseArgs(r.Args)
+			taken = taken || err == nil && !args.TOTP
+		} else if taken && contains(passwordModules, r.ModuleName()) {
+			return r, true
+		}
+	}
+	return Rule{}, false
 }
 
 // outcomes runs the auth stack as libpam would for the attempts that
@@ -589,6 +617,11 @@ func (c *stackCheck) outcomes(vaults []vault) {
 		return strings.Join(names(out, func(Rule) bool { return true }), ", ")
 	}
 	good := Simulate(c.auth, c.scenario(Success, Success))
+	if p, ok := c.passwordAfterOTP(good); ok && good.Code != Success {
+		c.r.fail("order", "end the stack when pam_vault succeeds (the control [success=done default=die]), or remove the password module after it",
+			"%s: %s runs after pam_vault accepted the OTP and is handed the OTP as the password (pam_get_authtok does not prompt again), so it refuses: nobody can log in", p.Where(), p.Module)
+		return
+	}
 	if good.Code != Success {
 		c.r.fail("stack", "make the auth stack succeed when every module does: check the controls, jumps and pam_deny lines, and that every module is installed",
 			"even with a valid code and every other check passing, the %s auth stack returns %s (modules run: %s): nobody can log in", c.f.Service, good.Code, ran(good))
