@@ -38,13 +38,27 @@ func Check(f *Facts) []Finding {
 	}
 	c.order(vaults)
 	c.outcomes(vaults)
-	for _, v := range vaults {
-		c.withSSHD(v, contexts)
-	}
-	if f.SSHD == nil {
+	if f.Service == sshdService(f.SSHD) {
+		for _, v := range vaults {
+			c.withSSHD(v, contexts)
+		}
+	} else {
 		c.hostAddress()
 	}
 	return r.findings
+}
+
+// sshdService is the PAM service sshd authenticates through: "sshd", or
+// what PAMServiceName says (OpenSSH 9.8 and later); "" when sshd was not
+// examined.
+func sshdService(s *SSHDFacts) string {
+	switch {
+	case s == nil:
+		return ""
+	case s.Effective.Get("pamservicename") != "":
+		return s.Effective.Get("pamservicename")
+	}
+	return "sshd"
 }
 
 // checkSSHD reports on sshd's configuration and returns the contexts a

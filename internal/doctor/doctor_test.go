@@ -42,6 +42,8 @@ type fixture struct {
 	sshd string
 	// sshdProg replaces /usr/sbin/sshd.
 	sshdProg string
+	// sshdToo gives -sshd-config for a service that is not sshd.
+	sshdToo bool
 	// files are more files, such as Include files, by path under {{dir}}.
 	files map[string]string
 	// pam are the PAM service files; {{module}} is the staged
@@ -309,6 +311,10 @@ auth optional  pam_unix.so not_set_pass use_first_pass nodelay`)}),
 		{name: "sudo", service: "sudo",
 			pam:  withCommons(map[string]string{"sudo": vaultLine + "\n@include common-account\n@include common-session"}),
 			want: []want{{OK, "host-address", "an address this host holds"}}},
+		{name: "sudo beside an sshd with passwords", service: "sudo", sshdToo: true,
+			sshd: "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
+			pam:  withCommons(map[string]string{"sudo": vaultLine + "\n@include common-account"}),
+			want: []want{{OK, "sshd", "read the effective configuration"}, {OK, "host-address", "for sudo"}}},
 		{name: "su with common-auth first", service: "su",
 			pam:  withCommons(map[string]string{"su": "auth sufficient pam_rootok.so\n@include common-auth\n" + vaultLine + "\n@include common-account"}),
 			want: []want{{Fail, "order", "pam_unix.so asks for a password"}}},
@@ -492,7 +498,7 @@ func (e *fixtureEnv) run(t *testing.T, fx fixture) (string, *Facts) {
 		fx.install(t, dir)
 	}
 	opts := Options{Service: fx.service, PAMDir: filepath.Join(dir, "pam.d"), SSHD: fx.sshdProg}
-	if fx.service == "" || fx.service == "sshd" {
+	if fx.service == "" || fx.service == "sshd" || fx.sshdToo {
 		opts.SSHDConfig = filepath.Join(dir, "sshd_config")
 	}
 	facts, err := Gather(context.Background(), opts)
