@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -188,7 +189,7 @@ func checkShadowed(r *report, files *ConfigFiles) {
 	for _, keys := range groups {
 		var ds []Directive
 		for _, d := range files.Directives {
-			if d.Match == nil && contains(keys, d.Keyword) {
+			if d.Match == nil && slices.Contains(keys, d.Keyword) {
 				ds = append(ds, d)
 			}
 		}
@@ -523,15 +524,15 @@ var (
 // promptsForPassword reports whether r asks for a password, which it
 // stores as PAM_AUTHTOK for the modules after it.
 func promptsForPassword(r Rule) bool {
-	return contains(passwordModules, r.ModuleName()) && !hasArg(r, "use_first_pass")
+	return slices.Contains(passwordModules, r.ModuleName()) && !hasArg(r, "use_first_pass")
 }
 
 // isFactor reports whether r checks a secret other than pam_vault's.
 func isFactor(r Rule) bool {
-	return contains(passwordModules, r.ModuleName()) || contains(factorModules, r.ModuleName()) || isHelperLine(r)
+	return slices.Contains(passwordModules, r.ModuleName()) || slices.Contains(factorModules, r.ModuleName()) || isHelperLine(r)
 }
 
-func hasArg(r Rule, arg string) bool { return contains(r.Args, arg) }
+func hasArg(r Rule, arg string) bool { return slices.Contains(r.Args, arg) }
 
 // order finds password prompts before pam_vault.
 func (c *stackCheck) order(vaults []vault) {
@@ -587,7 +588,7 @@ func (c *stackCheck) scenario(vaultCode, others Code) func(Rule) Code {
 				otpTaken = true
 			}
 			return vaultCode
-		case otpTaken && contains(passwordModules, r.ModuleName()):
+		case otpTaken && slices.Contains(passwordModules, r.ModuleName()):
 			return AuthErr
 		case isFactor(r):
 			return others
@@ -607,7 +608,7 @@ func (c *stackCheck) passwordAfterOTP(out Outcome) (Rule, bool) {
 		if isVault(r) {
 			args, _, err := config.ParseArgs(r.Args)
 			taken = taken || err == nil && !args.TOTP
-		} else if taken && contains(passwordModules, r.ModuleName()) {
+		} else if taken && slices.Contains(passwordModules, r.ModuleName()) {
 			return r, true
 		}
 	}
@@ -621,7 +622,7 @@ func (c *stackCheck) outcomes(vaults []vault) {
 	names := func(out Outcome, pick func(Rule) bool) []string {
 		var s []string
 		for _, i := range out.Ran {
-			if pick(c.auth[i]) && !contains(s, c.auth[i].Module) {
+			if pick(c.auth[i]) && !slices.Contains(s, c.auth[i].Module) {
 				s = append(s, c.auth[i].Module)
 			}
 		}

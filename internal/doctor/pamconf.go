@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -278,7 +279,7 @@ func (r *stackReader) include(rule Rule, name, want string, level int, substack 
 		fail("cannot read included file %s: %v", path, errors.Unwrap(err))
 		return
 	}
-	if !contains(r.stack.Files, path) {
+	if !slices.Contains(r.stack.Files, path) {
 		r.stack.Files = append(r.stack.Files, path)
 	}
 	via := append(append([]Position(nil), rule.Via...), rule.At)
@@ -294,16 +295,7 @@ func (r *stackReader) problem(at Position, fatal bool, format string, args ...an
 }
 
 func isModuleType(s string) bool {
-	return contains(ModuleTypes, s)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ModuleTypes, s)
 }
 
 // logicalLine is one line as libpam's line assembler returns it, with the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -377,7 +378,7 @@ func (a AuthSettings) PAMMethods() []string {
 	var out []string
 	for _, l := range a.lists() {
 		for _, m := range l {
-			if a.reachesPAM(m) && !contains(out, m) {
+			if a.reachesPAM(m) && !slices.Contains(out, m) {
 				out = append(out, m)
 			}
 		}
