@@ -2,7 +2,9 @@ package doctor
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -127,6 +129,36 @@ func AdapterSBINDIR(object []byte) (string, bool) {
 // libpam's default module directory.
 var ModuleDirs = []string{
 	"/usr/lib/*/security", "/usr/lib64/security", "/lib/*/security", "/lib64/security", "/lib/security",
+}
+
+// maxConfigFile bounds the configuration files the doctor reads; real ones
+// are a few kilobytes.
+const maxConfigFile = 1 << 20
+
+// readConfigFile reads a PAM or sshd configuration file, refusing anything
+// but a regular file of at most maxConfigFile bytes, so that an include of
+// /dev/zero or a FIFO cannot hang the doctor.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigFile {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("larger than %d bytes", maxConfigFile)}
+	}
+	return b, nil
 }
 
 // DefaultModuleDir is the directory libpam loads modules named without a

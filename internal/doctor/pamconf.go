@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,11 +131,11 @@ func ReadStack(dir, service string) (*Stack, error) {
 	}
 	s := &Stack{Service: service, Dir: dir, Rules: map[string][]Rule{}}
 	file := filepath.Join(dir, service)
-	src, err := os.ReadFile(file)
+	src, err := readConfigFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		// libpam falls back to the "other" service.
 		file = filepath.Join(dir, "other")
-		src, err = os.ReadFile(file)
+		src, err = readConfigFile(file)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read PAM service %s: %w", service, err)
@@ -274,7 +273,7 @@ func (r *stackReader) include(rule Rule, name, want string, level int, substack 
 	if !filepath.IsAbs(name) {
 		path = filepath.Join(r.stack.Dir, name)
 	}
-	src, err := os.ReadFile(path)
+	src, err := readConfigFile(path)
 	if err != nil {
 		fail("cannot read included file %s: %v", path, errors.Unwrap(err))
 		return

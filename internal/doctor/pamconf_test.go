@@ -175,6 +175,8 @@ func TestReadStackFaults(t *testing.T) {
 		{"bad type", map[string]string{"svc": "auht required pam_unix.so\n"}, "not a module type", "", false},
 		{"no control", map[string]string{"svc": "auth\n"}, "no control field", "", false},
 		{"no module", map[string]string{"svc": "auth required\n"}, "no module path", "", false},
+		{"include of a device", map[string]string{"svc": "auth include /dev/zero\n"}, "not a regular file", "", false},
+		{"@include of a directory", map[string]string{"svc": "@include /\n"}, "", "not a regular file", true},
 		{"include without a name", map[string]string{"svc": "auth include\n"}, "without a file name", "", false},
 		{"backslash at the end", map[string]string{"svc": "auth required pam_unix.so \\"}, "", "ends with a backslash", true},
 		{"long line", map[string]string{"svc": "auth required pam_unix.so " + strings.Repeat("x", 1100) + "\n"}, "", "line buffer", false},

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -97,7 +96,7 @@ const sshDir = "/etc/ssh"
 // lines name (relative names are in /etc/ssh, patterns are expanded in
 // lexical order), as sshd does.
 func ReadConfigFiles(path string) (*ConfigFiles, error) {
-	src, err := os.ReadFile(path)
+	src, err := readConfigFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read sshd configuration: %w", err)
 	}
@@ -152,7 +151,7 @@ func (c *ConfigFiles) include(d Directive, match *MatchBlock, depth int) {
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			src, err := os.ReadFile(f)
+			src, err := readConfigFile(f)
 			if err != nil {
 				c.Unreadable = append(c.Unreadable, fmt.Sprintf("%s: %v", d.At, err))
 				continue
