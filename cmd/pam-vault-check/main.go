@@ -15,6 +15,11 @@
 //	    Exits 0 for PAM_SUCCESS, 1 for PAM_AUTH_ERR, 2 for
 //	    PAM_AUTHINFO_UNAVAIL, 3 for PAM_SERVICE_ERR.
 //
+//	pam-vault-check doctor [-service=NAME] [-sshd-config=FILE] [-pam-dir=DIR] [-json]
+//	    Reads the host's effective sshd configuration (sshd -T) and PAM
+//	    service and prints one finding a line, OK, WARN or FAIL, with the
+//	    fix. Exits non-zero when any finding is a FAIL.
+//
 //	pam-vault-check helper
 //	    The PAM module's fallback: reads one request on standard input and
 //	    writes its verdict on standard output (internal/engine/wire.go).
@@ -38,6 +43,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return runLogin(args[1:], stdin, stdout, stderr)
 		case "helper":
 			return runHelper(stdin, stdout)
+		case "doctor":
+			return runDoctor(args[1:], stdout, stderr)
 		}
 	}
 	return runChecks(args, stdout, stderr)
