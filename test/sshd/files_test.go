@@ -51,10 +51,8 @@ func (s *server) writeFiles(e *env) error {
 		{"pam.d/other", "auth required pam_deny.so\naccount required pam_deny.so\n" +
 			"session required pam_deny.so\npassword required pam_deny.so\n"},
 	}
-	for _, d := range []string{"pam.d", "dev"} {
-		if err := os.Mkdir(filepath.Join(s.dir, d), 0o755); err != nil {
-			return fmt.Errorf("sshd files: %w", err)
-		}
+	if err := os.Mkdir(filepath.Join(s.dir, "pam.d"), 0o755); err != nil {
+		return fmt.Errorf("sshd files: %w", err)
 	}
 	for _, f := range files {
 		// 0600: sshd wants its host key private, pam_vault its config

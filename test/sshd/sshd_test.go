@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"pam_vault/internal/pamtest"
 )
 
 const (
@@ -48,8 +50,8 @@ type server struct {
 	dir     string
 	port    int
 	hostKey ssh.PublicKey
-	syslog  *syslogSink
-	log     *logBook[logText] // sshd's own log (-e: stderr)
+	syslog  *pamtest.SyslogSink
+	log     *pamtest.LogBook[logText] // sshd's own log (-e: stderr)
 
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has been reaped
@@ -94,7 +96,7 @@ func (e *env) tryStart(opts serverOptions) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start sshd: %w", err)
 	}
-	s := &server{opts: opts, dir: dir, port: opts.port, log: newLogBook[logText](),
+	s := &server{opts: opts, dir: dir, port: opts.port, log: pamtest.NewLogBook[logText](),
 		done: make(chan struct{}), logDone: make(chan struct{})}
 	if s.port == 0 {
 		if s.port, err = freePort(); err != nil {
@@ -106,41 +108,35 @@ func (e *env) tryStart(opts serverOptions) (*server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if s.syslog, err = newSyslogSink(filepath.Join(dir, "log.sock")); err != nil {
+	if s.syslog, err = pamtest.NewSyslogSink(filepath.Join(dir, "log.sock")); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	if err := s.launch(e); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%w\n--- sshd log ---\n%s", err, formatLines(s.log.since(0)))
+		return nil, fmt.Errorf("%w\n--- sshd log ---\n%s", err, pamtest.FormatLines(s.log.Since(0)))
 	}
 	return s, nil
 }
 
-// command is how sshd is started: in a private mount namespace set up by
-// testdata/pamns.sh, inside s.opts.netns when set.
-func (s *server) command() ([]string, error) {
-	script, err := filepath.Abs("testdata/pamns.sh")
-	if err != nil {
-		return nil, err
+// command is how sshd is started: in a private mount namespace with the
+// test's pam.d as /etc/pam.d, inside s.opts.netns when set.
+func (s *server) command() []string {
+	ns := pamtest.Mounts{
+		Dir:    s.dir,
+		Syslog: s.syslog.Path,
+		Binds:  []pamtest.Bind{{Source: filepath.Join(s.dir, "pam.d"), Target: "/etc/pam.d"}},
 	}
-	args := []string{
-		"unshare", "--mount", "--propagation", "private",
-		"/bin/sh", script, s.dir,
-		"/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(s.dir, "sshd_config"), "-p", strconv.Itoa(s.port),
-	}
+	args := ns.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(s.dir, "sshd_config"), "-p", strconv.Itoa(s.port))
 	if s.opts.netns != "" {
 		args = append([]string{"ip", "netns", "exec", s.opts.netns}, args...)
 	}
-	return args, nil
+	return args
 }
 
 // launch starts sshd and waits until it listens on every address.
 func (s *server) launch(e *env) error {
-	args, err := s.command()
-	if err != nil {
-		return err
-	}
+	args := s.command()
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = s.dir
 	// Nothing from the test's environment: pam_vault would see it.
@@ -183,7 +179,7 @@ func (s *server) readLog(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		s.log.add(logText(sc.Text()))
+		s.log.Add(logText(sc.Text()))
 	}
 }
 
@@ -202,8 +198,8 @@ func (s *server) waitListening() error {
 		case <-stop:
 		}
 	}()
-	_, err := s.log.waitCtx(ctx, 0, "listening sshd", func(lines []logText) bool {
-		return countLines(lines, "Server listening on", "port "+strconv.Itoa(s.port)) >= len(s.opts.listen)
+	_, err := s.log.WaitCtx(ctx, 0, "listening sshd", func(lines []logText) bool {
+		return pamtest.CountLines(lines, "Server listening on", "port "+strconv.Itoa(s.port)) >= len(s.opts.listen)
 	})
 	select {
 	case <-s.done:
@@ -213,13 +209,9 @@ func (s *server) waitListening() error {
 	if err != nil {
 		return err
 	}
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", s.cmd.Process.Pid))
+	ns, err := pamtest.MountNS(s.cmd.Process.Pid)
 	if err != nil {
-		return fmt.Errorf("sshd's mount namespace: %w", err)
-	}
-	own, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil || own == ns {
-		return fmt.Errorf("sshd does not run in a private mount namespace (%s, own %s, %v)", ns, own, err)
+		return fmt.Errorf("sshd: %w", err)
 	}
 	s.mntNS = ns
 	return nil
