@@ -26,7 +26,7 @@ HARDENING       = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,n
 BUILD   := build
 GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path './bench/*') go.mod go.sum
 
-.PHONY: all install uninstall test unit integration demo vault deps clean fmt \
+.PHONY: all install uninstall test unit integration demo vault step-ca deps clean fmt \
 	asan sanitize fuzz bench FORCE
 
 all: $(BUILD)/pam_vault.so $(BUILD)/pam_vault_go.so $(BUILD)/pam-vault-check
@@ -116,6 +116,11 @@ deps:
 vault:
 	@scripts/vault-bin.sh
 
+# The pinned step-ca the certificate tests (test/sshcert) run as a second
+# SSH CA, built once and cached.
+step-ca:
+	@scripts/step-ca-bin.sh
+
 UNIT_PKGS := ./internal/... ./cmd/...
 
 GO_SOURCES = $$(find . -name '*.go' -not -path './test/vault/*')
@@ -133,7 +138,7 @@ unit:
 	VAULT_BIN="$$(scripts/vault-bin.sh)" $(GO) test -race -count=1 $(UNIT_PKGS)
 
 integration: all
-	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" \
+	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" STEP_CA_BIN="$$(scripts/step-ca-bin.sh)" \
 		$(GO) test -count=1 -timeout 30m -v -skip '^TestSanitizers$$' ./test/... 2>&1 | tee $(BUILD)/integration.log
 
 fmt:
