@@ -24,6 +24,10 @@
 //	    The PAM module's fallback: reads one request on standard input and
 //	    writes its verdict on standard output (internal/engine/wire.go).
 //
+//	pam-vault-check enroll -user=NAME [-config=PATH] [-dev] [-issuer=NAME] [-png=FILE] [-force]
+//	    Creates the user's key in Vault's TOTP engine with the operator's
+//	    token (VAULT_TOKEN or ~/.vault-token) and shows it as a QR code.
+//
 //	pam-vault-check -h
 //	    Lists the commands, one line each.
 package main
@@ -52,6 +56,7 @@ var commands = []command{
 	{"login", "run the module's verdict for one OTP and explain it", runLogin},
 	{"doctor", "check the host's sshd and PAM configuration for pam_vault", runDoctor},
 	{"helper", "the module's fallback: one request on stdin, its verdict on stdout", runHelper},
+	{"enroll", "create a user's TOTP key in Vault and show it as a QR code", runEnroll},
 }
 
 // run dispatches on the first argument and returns the exit status. Without

@@ -25,7 +25,7 @@ func TestHelpListsEveryCommandOnOneLine(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"check", "login", "doctor", "helper"} {
+	for _, name := range []string{"check", "login", "doctor", "helper", "enroll"} {
 		if !hasCommand(name) {
 			t.Errorf("no command %s", name)
 		}
