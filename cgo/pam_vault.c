@@ -440,6 +440,48 @@ static int log_priority(int result)
 	}
 }
 
+/*
+ * Writes s as the engine writes a field of its log line
+ * (internal/engine/log.go): as it is when plain, else in double quotes with
+ * quotes and backslashes escaped and control and non-ASCII bytes as \xNN,
+ * so that a caller's value can neither start a line nor forge a field. The
+ * result is buf or s; what does not fit in buf is cut and marked "...".
+ */
+static const char *log_field(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s), out = 0;
+	int plain = n < len;
+
+	for (size_t i = 0; plain && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		plain = c > ' ' && c < 0x7f && strchr("\"\\=;", c) == NULL;
+	}
+	if (plain)
+		return s;
+	buf[out++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[5];
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c < ' ' || c >= 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+		else
+			snprintf(esc, sizeof(esc), "%c", c);
+		size_t e = strlen(esc);
+		if (out + e + sizeof("...\"") > len) {
+			memcpy(buf + out, "...", 3);
+			out += 3;
+			break;
+		}
+		memcpy(buf + out, esc, e);
+		out += e;
+	}
+	buf[out++] = '"';
+	buf[out] = '\0';
+	return buf;
+}
+
 static const char *item_string(pam_handle_t *pamh, int type)
 {
 	const void *item = NULL;
@@ -456,6 +498,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	int force_helper = has_arg(argc, argv, "helper");
 	const char *go_var = engine_env_var_set();
 	const char *user = NULL, *authtok = NULL;
+	char field[128];
 	int ret;
 
 	ret = pam_get_user(pamh, &user, NULL);
@@ -472,7 +515,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		return PAM_INCOMPLETE;
 	if (ret != PAM_SUCCESS || authtok == NULL) {
 		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the one-time password for %s: %s",
-			   user, pam_strerror(pamh, ret));
+			   log_field(field, sizeof(field), user), pam_strerror(pamh, ret));
 		/* pam_get_authtok reports a failed conversation as PAM_AUTHTOK_ERR. */
 		if (ret == PAM_AUTHTOK_ERR || ret == PAM_CONV_ERR)
 			return PAM_CONV_ERR;
