@@ -75,11 +75,35 @@ static const char *const engine_env_vars[] = {
 	"HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", NULL,
 };
 
-static const char *engine_env_var_set(void)
+/*
+ * The environment block the engine's Go runtime reads when it starts: glibc
+ * calls the constructors of an object it loads with the process's argc and
+ * argv, the engine's as this one's, and the runtime reads the array after
+ * argv. clearenv(), unsetenv() after setenv() and an assignment to environ
+ * leave that array as it was, so environ alone does not show what Go will
+ * read. Set once, before PAM can call the module; read only.
+ */
+static char **initial_environ;
+
+__attribute__((constructor)) static void record_initial_environ(int argc,
+								char **argv,
+								char **envp)
 {
-	for (int i = 0; engine_env_vars[i] != NULL; i++)
-		if (getenv(engine_env_vars[i]) != NULL)
-			return engine_env_vars[i];
+	(void)envp; /* environ as it is now, not the block Go reads */
+	if (argc >= 0 && argv != NULL)
+		initial_environ = argv + argc + 1;
+}
+
+/* The first of engine_env_vars set in env, or NULL. */
+static const char *engine_env_var_in(char *const *env)
+{
+	for (; env != NULL && *env != NULL; env++)
+		for (int i = 0; engine_env_vars[i] != NULL; i++) {
+			size_t n = strlen(engine_env_vars[i]);
+			if (strncmp(*env, engine_env_vars[i], n) == 0 &&
+			    (*env)[n] == '=')
+				return engine_env_vars[i];
+		}
 	return NULL;
 }
 
@@ -496,7 +520,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 {
 	int debug = has_arg(argc, argv, "debug");
 	int force_helper = has_arg(argc, argv, "helper");
-	const char *go_var = engine_env_var_set();
+	const char *go_var = engine_env_var_in(environ), *start_var = NULL;
 	const char *user = NULL, *authtok = NULL;
 	char field[128];
 	int ret;
@@ -534,7 +558,9 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	pam_vault_decide_fn decide;
 	pid_t loader;
 
-	if (force_helper || go_var != NULL) {
+	if (go_var == NULL)
+		start_var = engine_env_var_in(initial_environ);
+	if (force_helper || go_var != NULL || start_var != NULL) {
 		decide = NULL;
 		loader = 0;
 	} else if ((ret = find_engine(pamh, &decide, &loader)) != PAM_SUCCESS) {
@@ -552,6 +578,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			pam_syslog(pamh, LOG_DEBUG,
 				   "%s is set in the environment; verifying in a helper process",
 				   go_var);
+		else if (debug && start_var != NULL)
+			pam_syslog(pamh, LOG_DEBUG,
+				   "%s is set in the environment the process started with; verifying in a helper process",
+				   start_var);
 		else if (debug)
 			pam_syslog(pamh, LOG_DEBUG,
 				   "engine was loaded by ancestor process %d; verifying in a helper process",
