@@ -107,7 +107,11 @@ static const char *engine_env_var_in(char *const *env)
 	return NULL;
 }
 
-/* Serialises loading the engine between threads of one process. */
+/*
+ * Held while a thread of this process loads the engine. It is never waited
+ * for: a process forked while another of its threads held it has it held
+ * for good, by a thread it does not have.
+ */
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int has_arg(int argc, const char **argv, const char *name)
@@ -135,25 +139,29 @@ static int path_beside_module(char *buf, size_t len, const char *name)
 }
 
 /*
- * Finds the engine's decide function for this process. On success *decide is
- * the function, or NULL when an ancestor process loaded the engine, in which
- * case it must not be called here.
+ * Finds the engine's decide function for this process, loading the engine
+ * when it is not loaded yet. *decide is NULL when the verdict must be made
+ * in the helper instead, and why then says the reason.
  */
 static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
-		       pid_t *loader)
+		       char *why, size_t why_len)
 {
 	char path[PATH_MAX];
 	int ret = PAM_SERVICE_ERR;
 
 	*decide = NULL;
-	*loader = 0;
 	if (path_beside_module(path, sizeof(path), PAM_VAULT_ENGINE_FILE) != 0) {
 		pam_syslog(pamh, LOG_ERR, "cannot locate %s beside the module",
 			   PAM_VAULT_ENGINE_FILE);
 		return PAM_SERVICE_ERR;
 	}
-	if (pthread_mutex_lock(&engine_lock) != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot lock the engine loader");
+	int err = pthread_mutex_trylock(&engine_lock);
+	if (err == EBUSY) {
+		snprintf(why, why_len, "another thread is loading the engine");
+		return PAM_SUCCESS;
+	}
+	if (err != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot lock the engine loader: %s", strerror(err));
 		return PAM_SERVICE_ERR;
 	}
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
@@ -169,9 +177,10 @@ static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
 		pam_syslog(pamh, LOG_ERR, "%s is not a pam_vault engine", path);
 		goto out;
 	}
-	*loader = *pid;
 	if (*pid == getpid())
 		*decide = (pam_vault_decide_fn)fn;
+	else
+		snprintf(why, why_len, "engine was loaded by ancestor process %d", (int)*pid);
 	ret = PAM_SUCCESS;
 out:
 	/*
@@ -180,8 +189,8 @@ out:
 	 */
 	if (handle != NULL)
 		dlclose(handle);
-	if (pthread_mutex_unlock(&engine_lock) != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot unlock the engine loader");
+	if ((err = pthread_mutex_unlock(&engine_lock)) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot unlock the engine loader: %s", strerror(err));
 		ret = PAM_SERVICE_ERR;
 	}
 	return ret;
@@ -520,9 +529,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 {
 	int debug = has_arg(argc, argv, "debug");
 	int force_helper = has_arg(argc, argv, "helper");
-	const char *go_var = engine_env_var_in(environ), *start_var = NULL;
-	const char *user = NULL, *authtok = NULL;
-	char field[128];
+	const char *user = NULL, *authtok = NULL, *var;
+	char field[128], why[160] = "";
 	int ret;
 
 	ret = pam_get_user(pamh, &user, NULL);
@@ -555,37 +563,24 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		.service = item_string(pamh, PAM_SERVICE),
 	};
 	struct pam_vault_verdict verdict = {.result = PAM_VAULT_SERVICE_ERR};
-	pam_vault_decide_fn decide;
-	pid_t loader;
+	pam_vault_decide_fn decide = NULL;
 
-	if (go_var == NULL)
-		start_var = engine_env_var_in(initial_environ);
-	if (force_helper || go_var != NULL || start_var != NULL) {
-		decide = NULL;
-		loader = 0;
-	} else if ((ret = find_engine(pamh, &decide, &loader)) != PAM_SUCCESS) {
+	if (force_helper)
+		snprintf(why, sizeof(why), "helper argument given");
+	else if ((var = engine_env_var_in(environ)) != NULL)
+		snprintf(why, sizeof(why), "%s is set in the environment", var);
+	else if ((var = engine_env_var_in(initial_environ)) != NULL)
+		snprintf(why, sizeof(why),
+			 "%s is set in the environment the process started with", var);
+	else if ((ret = find_engine(pamh, &decide, why, sizeof(why))) != PAM_SUCCESS)
 		return ret;
-	}
 	if (decide != NULL) {
 		if (debug)
 			pam_syslog(pamh, LOG_DEBUG, "verifying in process");
 		decide(&req, &verdict);
 	} else {
-		if (debug && force_helper)
-			pam_syslog(pamh, LOG_DEBUG,
-				   "helper argument given; verifying in a helper process");
-		else if (debug && go_var != NULL)
-			pam_syslog(pamh, LOG_DEBUG,
-				   "%s is set in the environment; verifying in a helper process",
-				   go_var);
-		else if (debug && start_var != NULL)
-			pam_syslog(pamh, LOG_DEBUG,
-				   "%s is set in the environment the process started with; verifying in a helper process",
-				   start_var);
-		else if (debug)
-			pam_syslog(pamh, LOG_DEBUG,
-				   "engine was loaded by ancestor process %d; verifying in a helper process",
-				   (int)loader);
+		if (debug)
+			pam_syslog(pamh, LOG_DEBUG, "%s; verifying in a helper process", why);
 		if (run_helper(pamh, &req, &verdict) != 0)
 			return PAM_SERVICE_ERR;
 	}
