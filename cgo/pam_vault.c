@@ -114,6 +114,50 @@ static const char *engine_env_var_in(char *const *env)
  */
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Writes into why the reason the engine must not be loaded into this process
+ * now; returns 0 when loading it is safe. The Go runtime's threads never
+ * block SIGCHLD, SIGURG, SIGPROF or the first real-time signal, so once the
+ * engine is loaded they take those signals from a host that blocks them to
+ * read them with signalfd() or sigwait(): a SIGCHLD whose disposition is the
+ * default is then discarded.
+ */
+static int load_hazard(char *why, size_t len)
+{
+	const int taken[] = {SIGCHLD, SIGURG, SIGPROF, SIGRTMIN};
+	const char *const taken_names[] = {"SIGCHLD", "SIGURG", "SIGPROF", "SIGRTMIN"};
+	sigset_t mask;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0) {
+		snprintf(why, len, "the signal mask cannot be read");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		if (sigismember(&mask, taken[i]) == 1) {
+			snprintf(why, len, "%s is blocked, and the engine's threads would take it",
+				 taken_names[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Loads the engine. Its Go runtime installs a SIGPIPE handler; a SIGPIPE
+ * the host ignored is ignored again, or the programs it execs would no
+ * longer start with it ignored. The runtime copes: its writes to a closed
+ * connection then fail with EPIPE, as they do under its handler.
+ */
+static void *load_engine(pam_handle_t *pamh, const char *path)
+{
+	struct sigaction sigpipe;
+	int ignored = sigaction(SIGPIPE, NULL, &sigpipe) == 0 && sigpipe.sa_handler == SIG_IGN;
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+	if (ignored && sigaction(SIGPIPE, &sigpipe, NULL) != 0)
+		pam_syslog(pamh, LOG_ERR, "cannot ignore SIGPIPE again: %m");
+	return handle;
+}
+
 static int has_arg(int argc, const char **argv, const char *name)
 {
 	for (int i = 0; i < argc; i++)
@@ -140,8 +184,8 @@ static int path_beside_module(char *buf, size_t len, const char *name)
 
 /*
  * Finds the engine's decide function for this process, loading the engine
- * when it is not loaded yet. *decide is NULL when the verdict must be made
- * in the helper instead, and why then says the reason.
+ * when that is safe. *decide is NULL when the verdict must be made in the
+ * helper instead, and why then says the reason.
  */
 static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
 		       char *why, size_t why_len)
@@ -165,8 +209,13 @@ static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
 		return PAM_SERVICE_ERR;
 	}
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-	if (handle == NULL)
-		handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		if (load_hazard(why, why_len) != 0) {
+			ret = PAM_SUCCESS;
+			goto out;
+		}
+		handle = load_engine(pamh, path);
+	}
 	if (handle == NULL) {
 		pam_syslog(pamh, LOG_ERR, "cannot load the engine: %s", dlerror());
 		goto out;
@@ -194,6 +243,30 @@ out:
 		ret = PAM_SERVICE_ERR;
 	}
 	return ret;
+}
+
+/*
+ * Calls the engine on this thread. The Go runtime unblocks the signals it
+ * wants on a thread the first time the thread calls in, and keeps them so
+ * while the thread lives: the host's signal mask is put back.
+ */
+static int decide_in_process(pam_handle_t *pamh, pam_vault_decide_fn decide,
+			     struct pam_vault_request *req,
+			     struct pam_vault_verdict *out)
+{
+	sigset_t mask;
+	int err = pthread_sigmask(SIG_BLOCK, NULL, &mask);
+
+	if (err != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot read the signal mask: %s", strerror(err));
+		return -1;
+	}
+	decide(req, out);
+	if ((err = pthread_sigmask(SIG_SETMASK, &mask, NULL)) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot restore the signal mask: %s", strerror(err));
+		return -1;
+	}
+	return 0;
 }
 
 static long long now_ms(void)
@@ -577,7 +650,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	if (decide != NULL) {
 		if (debug)
 			pam_syslog(pamh, LOG_DEBUG, "verifying in process");
-		decide(&req, &verdict);
+		if (decide_in_process(pamh, decide, &req, &verdict) != 0)
+			return PAM_SERVICE_ERR;
 	} else {
 		if (debug)
 			pam_syslog(pamh, LOG_DEBUG, "%s; verifying in a helper process", why);
