@@ -63,6 +63,9 @@ func Parse(path string, src []byte) (cfg *Config, err error) {
 		}
 	}()
 
+	if err := checkBounds(path, src); err != nil {
+		return nil, err
+	}
 	// HCL's JSON parser stops at a missing comma and ignores the rest of
 	// the file, so JSON must first be valid JSON.
 	if isJSON(src) {
