@@ -295,6 +295,10 @@ static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
 	    /* The host's descriptors are not the helper's business. */
 	    (err = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0 ||
 #endif
+#if __GLIBC_PREREQ(2, 29)
+	    /* Nor its working directory (in su and sudo, the user's). */
+	    (err = posix_spawn_file_actions_addchdir_np(&actions, "/")) != 0 ||
+#endif
 	    (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
 	    (err = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
 	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |

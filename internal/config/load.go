@@ -126,6 +126,12 @@ func checkDirs(path string, euid int) *Error {
 	if err != nil {
 		return &Error{Path: path, Msg: fmt.Sprintf("cannot resolve its directory: %v", err), err: err}
 	}
+	return checkDirChain(path, dir, euid)
+}
+
+// checkDirChain applies checkDir to dir, which has no symbolic links, and
+// every directory above it.
+func checkDirChain(path, dir string, euid int) *Error {
 	for {
 		var st syscall.Stat_t
 		if err := syscall.Lstat(dir, &st); err != nil {
