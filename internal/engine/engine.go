@@ -64,14 +64,10 @@ const unavailableMessage = "The one-time password cannot be checked right now; t
 // Decide runs the whole verification of req. It never panics and never
 // returns Success unless Vault confirmed the OTP and every host rule passed.
 func Decide(ctx context.Context, req Request) (v Verdict) {
-	start := time.Now()
-	rec := record{user: req.User, rhost: req.RemoteHost}
+	rec := record{user: req.User, rhost: req.RemoteHost, start: time.Now()}
 	defer func() {
 		if p := recover(); p != nil {
 			v = rec.verdict(ServiceErr, fmt.Errorf("internal error: %v", p))
-		}
-		if rec.debug {
-			v.Log += fmt.Sprintf(" elapsed=%s", time.Since(start).Round(time.Microsecond))
 		}
 	}()
 
