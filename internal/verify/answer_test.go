@@ -7,10 +7,14 @@ import (
 	"testing"
 )
 
-// realVerifyAnswer is the body Vault 1.21.0 sent for a valid OTP (measured
-// against the test server, request_id replaced): every member beside data is
-// one pam_vault does not read and must accept.
-const realVerifyAnswer = `{"request_id":"0b3c8a0e-34c6-4a65-9c1c-4b4c2d2b8f41","lease_id":"","renewable":false,"lease_duration":0,"data":{"ip":"127.0.0.1","role_name":"otp_key_role","username":"alice"},"wrap_info":null,"warnings":null,"auth":null,"mount_type":"ssh"}`
+// realVerifyAnswer is the body Vault 1.21.0 sent for a valid OTP, as
+// measured against `vault server -dev` (curl -X PUT …/v1/ssh/verify): every
+// member beside data is one pam_vault does not read and must accept, and
+// a 200 answer has no errors member.
+const realVerifyAnswer = `{"request_id":"7e919646-c952-fe35-8a0c-ab73784323c7","lease_id":"","renewable":false,"lease_duration":0,"data":{"ip":"127.0.0.1","role_name":"otp_key_role","username":"alice"},"wrap_info":null,"warnings":null,"auth":null,"mount_type":""}`
+
+// realEchoAnswer is the body Vault 1.21.0 sent for the echo request.
+const realEchoAnswer = `{"request_id":"9a84d12c-0497-6962-f033-b3ed6a4a8c4b","lease_id":"","renewable":false,"lease_duration":0,"data":{"message":"verify-echo-response"},"wrap_info":null,"warnings":null,"auth":null,"mount_type":""}`
 
 // TestReadObject checks the strict reading of a JSON object: exact keys, no
 // key twice in any object, nothing after the object.
@@ -65,6 +69,17 @@ func TestReadObject(t *testing.T) {
 				t.Fatalf("data = %s, want %s", data, tt.wantData)
 			}
 		})
+	}
+}
+
+// TestRealAnswers checks that the answers the real Vault sends pass.
+func TestRealAnswers(t *testing.T) {
+	a, err := decodeVerify(200, []byte(realVerifyAnswer))
+	if err != nil || a != (Answer{Username: "alice", IP: "127.0.0.1", Role: "otp_key_role"}) {
+		t.Errorf("decodeVerify(real answer) = %+v, %v", a, err)
+	}
+	if err := decodeEcho(200, []byte(realEchoAnswer)); err != nil {
+		t.Errorf("decodeEcho(real answer): %v", err)
 	}
 }
 
