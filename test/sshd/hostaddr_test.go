@@ -60,7 +60,7 @@ func TestHostAddress(t *testing.T) {
 				{"OTP for the host's address", host, fam.hostAddr, true,
 					[]string{"accepted Vault OTP", "rhost=" + fam.rootAddr}},
 				{"OTP for another address", host, fam.rootAddr, false,
-					[]string{"OTP was issued for another host", fam.rootAddr, "neither an address of this host nor in allowed_cidr_list"}},
+					[]string{"OTP was issued for another host", fam.rootAddr + " is not " + fam.hostAddr + ", the address this login's connection reached (SSH_CONNECTION), nor in allowed_cidr_list"}},
 				{"another address inside allowed_cidr_list", nat, fam.rootAddr, true,
 					[]string{"accepted Vault OTP", "rhost=" + fam.rootAddr}},
 				// The namespace's loopback holds it too, as every host's
