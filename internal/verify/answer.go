@@ -35,6 +35,20 @@ type Field struct {
 	Dst any
 }
 
+// DecodeData reads a Vault answer strictly: status must be 200 and body an
+// envelope with a data object and no errors member, and each of fields is
+// read from the data object by its exact key (see Field). what names the
+// answer for error messages, such as "verify answer". The error wraps
+// ErrRejected (HTTP 400) or ErrUnavailable. It is the one way pam_vault
+// reads what Vault says.
+func DecodeData(status int, body []byte, what string, fields ...Field) error {
+	data, err := decodeEnvelope(status, body)
+	if err != nil {
+		return err
+	}
+	return decodeFields(data, what+"'s data", fields...)
+}
+
 // decodeEnvelope classifies an answer by status and returns the raw data
 // object of a 200 answer. Every other status, and a 200 answer that is not a
 // strictly valid JSON object with a non-null data member and no errors

@@ -324,12 +324,8 @@ func unwrapURLError(err error) error {
 }
 
 func decodeVerify(status int, body []byte) (Answer, error) {
-	data, err := decodeEnvelope(status, body)
-	if err != nil {
-		return Answer{}, err
-	}
 	var a Answer
-	if err := decodeFields(data, "verify answer's data",
+	if err := DecodeData(status, body, "verify answer",
 		Field{"username", &a.Username}, Field{"ip", &a.IP}, Field{"role_name", &a.Role}); err != nil {
 		return Answer{}, err
 	}
@@ -342,13 +338,15 @@ func decodeVerify(status int, body []byte) (Answer, error) {
 }
 
 func decodeEcho(status int, body []byte) error {
-	data, err := decodeEnvelope(status, body)
-	if err != nil {
-		return err
-	}
 	var message string
-	if err := decodeFields(data, "echo answer's data", Field{"message", &message}); err != nil || message != echoResponse {
-		return fmt.Errorf("%w: echo answer is not %q: %s", ErrUnavailable, echoResponse, truncate(string(data)))
+	err := DecodeData(status, body, "echo answer", Field{"message", &message})
+	switch {
+	case err != nil && status == http.StatusOK:
+		return fmt.Errorf("echo answer is not %q: %w", echoResponse, err)
+	case err != nil:
+		return err
+	case message != echoResponse:
+		return fmt.Errorf("%w: echo answer is not %q: %s", ErrUnavailable, echoResponse, truncate(message))
 	}
 	return nil
 }
