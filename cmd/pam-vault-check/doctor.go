@@ -12,7 +12,7 @@ import (
 
 // runDoctor reads the host's sshd and PAM configuration and prints one
 // finding a line (internal/doctor). It exits 1 when any finding is a FAIL.
-func runDoctor(args []string, stdout, stderr io.Writer) int {
+func runDoctor(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pam-vault-check doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts doctor.Options
