@@ -25,6 +25,9 @@ HARDENING       = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,n
 
 BUILD   := build
 GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path './bench/*') go.mod go.sum
+# The one version string (scripts/version.sh says how it is made): what
+# `pam-vault-check -version` prints and what the packages are called.
+VERSION := $(shell scripts/version.sh)
 
 .PHONY: all install uninstall test unit integration demo vault deps clean fmt \
 	asan sanitize fuzz bench FORCE
@@ -37,6 +40,11 @@ $(BUILD)/sbindir: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(SBINDIR)' | cmp -s - $@ || echo '$(SBINDIR)' > $@
 
+# Likewise the version, compiled into pam-vault-check.
+$(BUILD)/version: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+
 $(BUILD)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map $(BUILD)/sbindir
 	$(CC) $(CFLAGS) $(HARDENING) $(ADAPTER_CFLAGS) $(LDFLAGS) $(ADAPTER_LDFLAGS) -o $@ cgo/pam_vault.c -lpam
 
@@ -48,9 +56,10 @@ $(BUILD)/pam_vault_go.so: $(GOFILES) pam_vault/loader.c cgo/pam_vault_engine.h
 		-ldflags='-s -w -extldflags=-Wl,-z,nodelete' -o $@ ./pam_vault
 	@rm -f $(BUILD)/pam_vault_go.h
 
-$(BUILD)/pam-vault-check: $(GOFILES)
+$(BUILD)/pam-vault-check: $(GOFILES) $(BUILD)/version
 	@mkdir -p $(BUILD)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/pam-vault-check
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' \
+		-o $@ ./cmd/pam-vault-check
 
 # AddressSanitizer and UndefinedBehaviorSanitizer builds, for `make
 # sanitize`: the adapter, the engine (go build -asan instruments its cgo
