@@ -1,6 +1,7 @@
 package packages
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,8 +124,10 @@ func TestRPMInstallRoot(t *testing.T) {
 
 // TestSELinuxModule compiles the SELinux policy module the .rpm installs,
 // as its comment tells an administrator to, with Debian's checkpolicy
-// (checkmodule -M -m) and semodule_package. No SELinux kernel runs here,
-// so loading it is not tried.
+// (checkmodule -M -m: MLS, as RHEL's targeted policy is) and
+// semodule_package, and links it into stand-in base policies to show which
+// rules it adds where. No SELinux kernel runs here, so loading it into one
+// is not tried.
 func TestSELinuxModule(t *testing.T) {
 	b := packages(t)
 	needTools(t, "rpm", "checkmodule", "semodule_package")
@@ -158,4 +161,93 @@ func TestSELinuxModule(t *testing.T) {
 	if err != nil || info.Size() == 0 {
 		t.Fatalf("semodule_package wrote no policy package: %v", err)
 	}
+
+	// No RHEL policy is at hand, so the module is linked against small
+	// stand-in base policies that declare, or lack, the types it names,
+	// and the linked policy's rules are read back.
+	needTools(t, "semodule_link", "semodule_expand", "checkpolicy")
+	const sshd = "allow sshd_t http_port_t:tcp_socket { name_connect };\n" +
+		"allow sshd_t trivnet1_port_t:tcp_socket { name_connect };"
+	const session = "allow sshd_session_t http_port_t:tcp_socket { name_connect };\n" +
+		"allow sshd_session_t trivnet1_port_t:tcp_socket { name_connect };"
+	for _, tc := range []struct {
+		name  string
+		types []string
+		rules []string // the rules the linked policy must hold
+		none  []string // and must not
+		err   string   // or the link error
+	}{
+		{"RHEL 10, with sshd_session_t", []string{"sshd_t", "sshd_session_t"}, []string{sshd, session}, nil, ""},
+		{"RHEL 9, without sshd_session_t", []string{"sshd_t"}, []string{sshd}, []string{"sshd_session_t"}, ""},
+		{"no sshd_t", []string{"sshd_session_t"}, nil, nil, "requirements were not met: type/attribute sshd_t"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf, err := linkWithBase(t, pp, tc.types)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("linking: %v, want an error with %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range tc.rules {
+				if !strings.Contains(conf, r) {
+					t.Errorf("the linked policy lacks\n%s\nit has:\n%s", r, conf)
+				}
+			}
+			for _, n := range tc.none {
+				if strings.Contains(conf, n) {
+					t.Errorf("the linked policy names %s:\n%s", n, conf)
+				}
+			}
+		})
+	}
+}
+
+// linkWithBase compiles a minimal MLS base policy declaring the port types
+// and types, links the module package pp into it, expands the result to a
+// kernel policy and returns that policy as policy.conf text.
+func linkWithBase(t *testing.T, pp string, types []string) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	base := "class process\nclass tcp_socket\nsid kernel\n" +
+		"class process { transition }\nclass tcp_socket { name_connect }\n" +
+		"sensitivity s0;\ndominance { s0 }\ncategory c0;\nlevel s0:c0;\n" +
+		"mlsconstrain process transition ( h1 eq h2 );\n" +
+		"type kernel_t;\ntype trivnet1_port_t;\ntype http_port_t;\n"
+	for _, typ := range types {
+		base += "type " + typ + ";\n"
+	}
+	base += "role system_r;\nrole system_r types { kernel_t };\n" +
+		"allow kernel_t self:process transition;\n" +
+		"user system_u roles { system_r } level s0 range s0;\n" +
+		"sid kernel system_u:system_r:kernel_t:s0\n"
+	if err := os.WriteFile(filepath.Join(dir, "base.te"), []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range [][]string{
+		{"checkmodule", "-M", "-o", "base.mod", "base.te"},
+		{"semodule_package", "-o", "base.pp", "-m", "base.mod"},
+	} {
+		cmd := exec.Command(step[0], step[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the stand-in base policy: %s: %v\n%s", step[0], err, out)
+		}
+	}
+	for _, step := range [][]string{
+		{"semodule_link", "-o", "linked.lnk", "base.pp", pp},
+		{"semodule_expand", "linked.lnk", "policy.bin"},
+		{"checkpolicy", "-M", "-b", "-F", "-o", "policy.conf", "policy.bin"},
+	} {
+		cmd := exec.Command(step[0], step[1:]...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("%s: %w\n%s", step[0], err, out)
+		}
+	}
+	conf, err := os.ReadFile(filepath.Join(dir, "policy.conf"))
+	return string(conf), err
 }
