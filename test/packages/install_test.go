@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,6 +91,10 @@ func installAndPurge(t *testing.T, c *container, b built, vault *testvault.Serve
 	if first == nil || !regexp.MustCompile(`^\[success=\d+ default=die\]\s+pam_vault\.so config=`+regexp.QuoteMeta(configPath)+`$`).MatchString(first[1]) {
 		t.Fatalf("the first auth line of common-auth is not pam_vault's:\n%s", commonAuth)
 	}
+	if out, err := c.try("", "pam-vault-check", "doctor", "-service", "other"); err != nil ||
+		!strings.Contains(out, "OK    stack") || !strings.Contains(out, "OK    install") {
+		t.Errorf("pam-vault-check doctor on the generated stack: %v\n%s", err, out)
+	}
 	otp := c.otp(t, vault)
 	c.login(t, user, otp, pamtest.Success)
 	c.login(t, user, otp, pamtest.AuthErr) // used up
@@ -136,7 +141,8 @@ func installAndPurge(t *testing.T, c *container, b built, vault *testvault.Serve
 // controls pam-auth-update offers, in Debian 12, and shows why the package
 // ships Primary with [success=end default=die]: it is the one that lets an
 // OTP in and keeps the Unix password out, which is what README's
-// `auth requisite pam_vault.so` line does in a service's own file.
+// `auth requisite pam_vault.so` line does in a service's own file. The
+// installed `pam-vault-check doctor` must foresee each outcome.
 func TestProfileControls(t *testing.T) {
 	b := packages(t)
 	needTools(t, "docker")
@@ -154,18 +160,19 @@ func TestProfileControls(t *testing.T) {
 	for _, tc := range []struct {
 		name, authType, control string
 		otp, password           string // pamtester's verdicts
+		doctor                  string // the finding pam-vault-check doctor must report; "" for none but OK
 	}{
 		// The package's profile: only an OTP gets in.
-		{"Primary, success=end default=die", "Primary", "[success=end default=die]", pamtest.Success, pamtest.AuthErr},
+		{"Primary, success=end default=die", "Primary", "[success=end default=die]", pamtest.Success, pamtest.AuthErr, ""},
 		// requisite lets a valid OTP go on to pam_unix, which checks it
 		// as a password (try_first_pass), fails, and falls to pam_deny.
-		{"Primary, requisite", "Primary", "requisite", pamtest.AuthErr, pamtest.AuthErr},
+		{"Primary, requisite", "Primary", "requisite", pamtest.AuthErr, pamtest.AuthErr, "FAIL  order"},
 		// An alternative to the password, as fprintd's profile is: the
 		// password still works.
-		{"Primary, success=end default=ignore", "Primary", "[success=end default=ignore]", pamtest.Success, pamtest.Success},
+		{"Primary, success=end default=ignore", "Primary", "[success=end default=ignore]", pamtest.Success, pamtest.Success, "WARN  bypass"},
 		// After pam_unix: the OTP typed at its prompt fails there, and a
 		// password that passes reaches pam_vault as the token.
-		{"Additional, requisite", "Additional", "requisite", pamtest.AuthErr, pamtest.AuthErr},
+		{"Additional, requisite", "Additional", "requisite", pamtest.AuthErr, pamtest.AuthErr, "FAIL  order"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			profile := "Name: candidate\nDefault: no\nPriority: 900\nAuth-Type: " + tc.authType + "\nAuth:\n\t" +
@@ -174,6 +181,21 @@ func TestProfileControls(t *testing.T) {
 			defer c.sh(t, "", "pam-auth-update --remove candidate && rm /usr/share/pam-configs/candidate")
 			c.login(t, user, c.otp(t, vault), tc.otp)
 			c.login(t, "root", rootPassword, tc.password)
+			// The installed doctor reads the generated stack and must
+			// foresee what the logins showed.
+			out, err := c.try("", "pam-vault-check", "doctor", "-service", "other")
+			var findings []string
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if !strings.HasPrefix(line, "OK ") {
+					findings = append(findings, line)
+				}
+			}
+			switch {
+			case tc.doctor == "" && (err != nil || len(findings) > 0):
+				t.Errorf("doctor: %v, want only OK findings:\n%s", err, out)
+			case tc.doctor != "" && !slices.ContainsFunc(findings, func(f string) bool { return strings.HasPrefix(f, tc.doctor) }):
+				t.Errorf("doctor reported no %q:\n%s", tc.doctor, out)
+			}
 		})
 	}
 }
