@@ -91,6 +91,10 @@ func TestParseValid(t *testing.T) {
 		{"mount number kept as written", addr + `ssh_mount_point = 123`, defaults(func(c *Config) { c.SSHMountPoint = "123" })},
 		{"totp mount", addr + `totp_mount_point = "/mfa/totp/"`, defaults(func(c *Config) { c.TOTPMountPoint = "mfa/totp" })},
 		{"token_file", addr + `token_file = "/run/pam_vault//token"`, defaults(func(c *Config) { c.TokenFile = "/run/pam_vault/token" })},
+		{"unix socket", `vault_addr = "unix:///run/vault-proxy/proxy.sock"`, defaults(func(c *Config) {
+			c.VaultAddr = "unix:///run/vault-proxy/proxy.sock"
+			c.VaultAddrs = []string{"unix:///run/vault-proxy/proxy.sock"}
+		})},
 		{"namespace", addr + `namespace = "team/a"`, defaults(func(c *Config) { c.Namespace = "team/a" })},
 		{"ca_cert", addr + `ca_cert = "/etc/ca.pem"`, defaults(func(c *Config) { c.CACert = "/etc/ca.pem" })},
 		{"ca_path", addr + `ca_path = "/etc/ssl/vault"`, defaults(func(c *Config) { c.CAPath = "/etc/ssl/vault" })},
@@ -199,6 +203,15 @@ func TestParseErrors(t *testing.T) {
 		{"totp mount empty", addr + `totp_mount_point = "/"`, 2, `totp_mount_point "/" is empty; set it to the mount path of the secrets engine, such as "totp"`},
 		{"totp mount dot-dot", addr + `totp_mount_point = "totp/../sys"`, 2, `totp_mount_point "totp/../sys" has an empty, "." or ".." segment`},
 		{"totp mount query", addr + `totp_mount_point = "totp?x"`, 2, `totp_mount_point "totp?x" contains "?"`},
+		{"unix relative", `vault_addr = "unix://proxy.sock"`, 1, `vault_addr "unix://proxy.sock" is not an absolute socket path`},
+		{"unix opaque", `vault_addr = "unix:proxy.sock"`, 1, "is not an absolute socket path"},
+		{"unix no path", `vault_addr = "unix://"`, 1, "names no absolute socket path"},
+		{"unix host and path", `vault_addr = "unix://localhost/run/p.sock"`, 1, "is not an absolute socket path"},
+		{"unix not clean", `vault_addr = "unix:///run/x/../p.sock"`, 1, `is not a clean path; write it as "unix:///run/p.sock"`},
+		{"unix query", `vault_addr = "unix:///run/p.sock?x=1"`, 1, "holds a query or fragment"},
+		{"unix too long", `vault_addr = "unix:///` + strings.Repeat("s", 108) + `"`, 1, "is 109 bytes long; a unix socket path holds at most 107"},
+		{"unix with others", `vault_addr = "https://vault.example.com, unix:///run/p.sock"`, 1, `lists the unix socket "unix:///run/p.sock" with other addresses`},
+		{"unix with token_file", `vault_addr = "unix:///run/p.sock"` + "\n" + `token_file = "/run/t"`, 2, "token_file is set, but vault_addr is a Vault Proxy socket"},
 		{"token_file empty", addr + `token_file = ""`, 2, "token_file is empty"},
 		{"token_file relative", addr + `token_file = "token"`, 2, `token_file "token" is not an absolute path`},
 		{"token_file newline", addr + "token_file = <<EOT\n/run/t\nEOT\n", 2, "token_file \"/run/t\\n\" contains a control character"},
