@@ -28,8 +28,9 @@ const (
 	Ignore      Result = 4 // PAM_IGNORE: TOTP mode with nullok, for a user without a key
 )
 
-// maxResult is the highest Result, for the checks of the helper's wire.
-const maxResult = Ignore
+// MaxResult is the highest Result, for the checks of the helper's wire
+// (PAM_VAULT_RESULT_MAX in cgo/pam_vault_engine.h).
+const MaxResult = Ignore
 
 // PAMName is the name of the PAM return code r becomes.
 func (r Result) PAMName() string {
