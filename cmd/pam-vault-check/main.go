@@ -3,17 +3,21 @@
 //
 // Usage:
 //
-//	pam-vault-check [-config=PATH] [-dev]
+//	pam-vault-check [-config=PATH] [-dev] [-totp]
 //	    Checks the configuration, TLS, that Vault is reachable and unsealed,
 //	    and that the SSH secrets engine answers at the configured mount and
 //	    namespace. vault-ssh-helper's -verify-only is accepted and means the
-//	    same. Exits non-zero when any check fails.
+//	    same. With -totp, checks a config for TOTP codes instead: the token
+//	    file or Vault Proxy socket, the token, its capabilities on
+//	    <totp_mount_point>/code/* and the TOTP mount. Exits non-zero when any
+//	    check fails.
 //
-//	pam-vault-check login -user=NAME [-rhost=ADDR] [-config=PATH] [-dev] [-debug]
-//	    Reads a one-time password from the terminal or standard input and
-//	    runs exactly the verdict the module would. A valid OTP is consumed.
+//	pam-vault-check login -user=NAME [-totp [-nullok]] [-rhost=ADDR] [-config=PATH] [-dev] [-debug]
+//	    Reads a one-time password, or with -totp a TOTP code, from the
+//	    terminal or standard input and runs exactly the verdict the module
+//	    would. A valid OTP is consumed, and Vault takes each code once.
 //	    Exits 0 for PAM_SUCCESS, 1 for PAM_AUTH_ERR, 2 for
-//	    PAM_AUTHINFO_UNAVAIL, 3 for PAM_SERVICE_ERR.
+//	    PAM_AUTHINFO_UNAVAIL, 3 for PAM_SERVICE_ERR, 4 for PAM_IGNORE.
 //
 //	pam-vault-check helper
 //	    The PAM module's fallback: reads one request on standard input and
