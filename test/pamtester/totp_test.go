@@ -151,6 +151,9 @@ func TestTOTPTokenFile(t *testing.T) {
 		}
 		return path
 	}
+	// This test's code alone, so that the audit log can show it never
+	// reached Vault.
+	const refusedCode = "271828"
 	symlink := filepath.Join(dir, "symlink")
 	if err := os.Symlink(te.tokenFile, symlink); err != nil {
 		t.Fatal(err)
@@ -185,7 +188,7 @@ func TestTOTPTokenFile(t *testing.T) {
 			}
 			svc := e.service(t, "totp-token", "auth requisite MODULE totp dev config="+
 				e.writeConfig(t, "totp-token", e.totpConfigText(tc.path)))
-			o := e.pamtester(t, svc, k.Name, "123456\n", nil)
+			o := e.pamtester(t, svc, k.Name, refusedCode+"\n", nil)
 			expect(t, o, serviceErr)
 			logged(t, o, "configuration error", "token_file: "+tc.path, tc.log)
 			if strings.Contains(strings.Join(o.SyslogTexts(), "\n"), te.token) {
@@ -193,7 +196,7 @@ func TestTOTPTokenFile(t *testing.T) {
 			}
 		})
 	}
-	if strings.Contains(e.audit(t), `"123456"`) {
+	if strings.Contains(e.audit(t), `"`+refusedCode+`"`) {
 		t.Errorf("a code reached Vault although the token file was refused")
 	}
 
