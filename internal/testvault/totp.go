@@ -30,9 +30,10 @@ type TOTPKey struct {
 	// URL is the otpauth:// URL Vault answered, secret included.
 	URL string
 
-	key  *otp.Key
-	mu   sync.Mutex
-	used map[uint64]bool // time steps whose code was handed out
+	key   *otp.Key
+	mu    sync.Mutex
+	used  map[uint64]bool // time steps whose code was handed out
+	wrong map[string]bool // wrong codes handed out
 }
 
 // CreateTOTPKey creates the key name on the TOTP engine at mount with
@@ -51,18 +52,25 @@ func (s *Server) CreateTOTPKey(mount, name string, digits int) (*TOTPKey, error)
 	if err != nil {
 		return nil, fmt.Errorf("create TOTP key %s/%s: the answer's url: %w", mount, name, err)
 	}
-	return &TOTPKey{Mount: mount, Name: name, URL: out.Data.URL, key: key, used: map[uint64]bool{}}, nil
+	return &TOTPKey{Mount: mount, Name: name, URL: out.Data.URL, key: key, used: map[uint64]bool{}, wrong: map[string]bool{}}, nil
 }
 
 // Code returns a code that Vault accepts now and was never handed out
-// before: the current period's, else the next one's (Vault accepts one
-// period either side), else it waits for the next period.
+// before. Vault accepts the codes of one period either side of the
+// current one: the next period's always stays good long enough, the
+// previous one's only early in the current period. When all are used, it
+// waits for the next period.
 func (k *TOTPKey) Code() (string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for {
-		step := k.step(time.Now())
-		for _, s := range []uint64{step, step + 1} {
+		now := time.Now()
+		step := k.step(now)
+		steps := []uint64{step, step + 1}
+		if now.Sub(k.start(step)) < time.Duration(k.key.Period())*time.Second/2 {
+			steps = append(steps, step-1)
+		}
+		for _, s := range steps {
 			if !k.used[s] {
 				k.used[s] = true
 				return k.codeAt(s)
@@ -73,8 +81,11 @@ func (k *TOTPKey) Code() (string, error) {
 }
 
 // WrongCode returns a code of the key's length that is none of the codes
-// Vault would accept around now.
+// Vault would accept around now, and was never handed out before: Vault
+// refuses a code it has seen as "already used", not as wrong.
 func (k *TOTPKey) WrongCode() (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	step := k.step(time.Now())
 	right := map[string]bool{}
 	for s := step - 2; s <= step+3; s++ {
@@ -84,9 +95,10 @@ func (k *TOTPKey) WrongCode() (string, error) {
 		}
 		right[c] = true
 	}
-	for n := 0; ; n++ {
-		c := fmt.Sprintf("%0*d", k.key.Digits().Length(), (int(step)*7919+n)%1_000_000)
-		if !right[c] {
+	for n := int(step) * 7919; ; n++ {
+		c := fmt.Sprintf("%0*d", k.key.Digits().Length(), n%1_000_000)
+		if !right[c] && !k.wrong[c] {
+			k.wrong[c] = true
 			return c, nil
 		}
 	}
@@ -127,7 +139,7 @@ func (s *Server) WritePolicy(name, rules string) error {
 // and all it should have: update on <mount>/code/*. Without read, it
 // cannot generate codes.
 func VerifyPolicy(mount string) string {
-	return strconv.Quote(mount+"/code/*") + ` { capabilities = ["update"] }` + "\n"
+	return "path " + strconv.Quote(mount+"/code/*") + ` { capabilities = ["update"] }` + "\n"
 }
 
 // CreateToken creates a token with the given policies (the default policy

@@ -36,7 +36,7 @@ func TestCheckTOTPConfig(t *testing.T) {
 
 func TestCheckTOTPFailsClearly(t *testing.T) {
 	e := setup(t)
-	te := e.totpSetup(t)
+	e.totpSetup(t)
 	dir := t.TempDir()
 	tokenFile := func(name, token string) string {
 		path := filepath.Join(dir, name)
@@ -64,7 +64,7 @@ func TestCheckTOTPFailsClearly(t *testing.T) {
 		{"token refused", e.totpConfigText(tokenFile("revoked", revoked)), "token", "FAIL", "Vault refused the token (HTTP 403"},
 		{"no update on codes", e.totpConfigText(tokenFile("plain", plain)), "policy", "FAIL", "it needs update to verify codes"},
 		{"the root token", e.totpConfigText(tokenFile("root", e.vault.RootToken)), "policy", "warn", "read lets whoever holds it generate any user's current code"},
-		{"no TOTP engine at the mount", strings.Replace(e.totpConfigText(te.tokenFile), `totp_mount_point = "totp"`, `totp_mount_point = "ssh"`, 1),
+		{"no TOTP engine at the mount", strings.Replace(e.totpConfigText(tokenFile("root1", e.vault.RootToken)), `totp_mount_point = "totp"`, `totp_mount_point = "ssh"`, 1),
 			"mount", "FAIL", `is of type "ssh", not totp`},
 		{"nothing at the mount", strings.Replace(e.totpConfigText(tokenFile("root2", e.vault.RootToken)), `totp_mount_point = "totp"`, `totp_mount_point = "nototp"`, 1),
 			"mount", "FAIL", "no TOTP engine answers at totp_mount_point nototp"},

@@ -212,7 +212,9 @@ func TestTOTPTokenFile(t *testing.T) {
 			e.writeConfig(t, "totp-revoked", e.totpConfigText(write("revoked", revoked, 0o600))))
 		o := e.pamtester(t, svc, k.Name, code(t, k)+"\n", nil)
 		expect(t, o, unavailable)
-		logged(t, o, "Vault unavailable", "Vault refused the token (HTTP 403: permission denied)")
+		// Vault 1.21 says "2 errors occurred: permission denied, invalid
+		// token" for a revoked token.
+		logged(t, o, "Vault unavailable", "Vault refused the token (HTTP 403", "invalid token")
 		if !strings.Contains(o.Output, "The verification code cannot be checked right now") {
 			t.Fatalf("the user was not told to try later:\n%s", o.Output)
 		}
@@ -265,7 +267,6 @@ func TestTOTPPrompt(t *testing.T) {
 		pamtest.Need(t, "pam_wrapper's pam_set_items.so is missing (make deps)")
 	}
 	setItems := found[0]
-	k := e.totpKey(t, "totp-prompt", 6)
 	stack := func(name, args string) string {
 		return e.service(t, name, "auth required "+setItems,
 			"auth requisite MODULE totp dev config="+te.config+args)
@@ -276,6 +277,7 @@ func TestTOTPPrompt(t *testing.T) {
 	const password = "correct-horse-password"
 
 	t.Run("a stored password is not taken for the code", func(t *testing.T) {
+		k := e.totpKey(t, "totp-prompt-1", 6)
 		c := code(t, k)
 		o := e.pamtester(t, plain, k.Name, c+"\n", []string{"PAM_AUTHTOK=" + password})
 		expect(t, o, pamtesterOK)
@@ -287,6 +289,7 @@ func TestTOTPPrompt(t *testing.T) {
 		}
 	})
 	t.Run("use_first_pass takes the stored code", func(t *testing.T) {
+		k := e.totpKey(t, "totp-prompt-2", 6)
 		o := e.pamtester(t, useFirst, k.Name, "", []string{"PAM_AUTHTOK=" + code(t, k)})
 		expect(t, o, pamtesterOK)
 		if strings.Contains(o.Output, "Verification code") {
@@ -294,7 +297,8 @@ func TestTOTPPrompt(t *testing.T) {
 		}
 	})
 	t.Run("use_first_pass without a stored token", func(t *testing.T) {
-		o := e.pamtester(t, useFirst, k.Name, code(t, k)+"\n", nil)
+		k := e.totpKey(t, "totp-prompt-3", 6)
+		o := e.pamtester(t, useFirst, k.Name, "314159\n", nil)
 		expect(t, o, authErr)
 		logged(t, o, "cannot obtain the verification code for "+k.Name)
 		if strings.Contains(o.Output, "Verification code") {
@@ -302,6 +306,7 @@ func TestTOTPPrompt(t *testing.T) {
 		}
 	})
 	t.Run("try_first_pass takes a stored code", func(t *testing.T) {
+		k := e.totpKey(t, "totp-prompt-4", 6)
 		o := e.pamtester(t, tryFirst, k.Name, "", []string{"PAM_AUTHTOK=" + code(t, k)})
 		expect(t, o, pamtesterOK)
 		if strings.Contains(o.Output, "Verification code") {
@@ -309,6 +314,7 @@ func TestTOTPPrompt(t *testing.T) {
 		}
 	})
 	t.Run("try_first_pass prompts when none is stored", func(t *testing.T) {
+		k := e.totpKey(t, "totp-prompt-5", 6)
 		o := e.pamtester(t, tryFirst, k.Name, code(t, k)+"\n", nil)
 		expect(t, o, pamtesterOK)
 		if !strings.Contains(o.Output, "Verification code: ") {
@@ -316,11 +322,13 @@ func TestTOTPPrompt(t *testing.T) {
 		}
 	})
 	t.Run("the conversation fails", func(t *testing.T) {
+		k := e.totpKey(t, "totp-prompt-6", 6)
 		o := e.pamtester(t, plain, k.Name, "", []string{"PAM_AUTHTOK=" + password})
 		expect(t, o, "Conversation error")
 		logged(t, o, "cannot obtain the verification code")
 	})
 	t.Run("the code is not left as PAM_AUTHTOK", func(t *testing.T) {
+		k := e.totpKey(t, "totp-prompt-7", 6)
 		// An OTP-mode line with use_first_pass after the TOTP line reads
 		// PAM_AUTHTOK: it must find none.
 		svc := e.service(t, "totp-then-authtok",
