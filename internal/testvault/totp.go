@@ -2,6 +2,7 @@ package testvault
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"sync"
@@ -95,7 +96,9 @@ func (k *TOTPKey) WrongCode() (string, error) {
 		}
 		right[c] = true
 	}
-	for n := int(step) * 7919; ; n++ {
+	// A random start: Vault remembers a code per key name, even across a
+	// key created again under the same name.
+	for n := rand.IntN(1_000_000); ; n++ {
 		c := fmt.Sprintf("%0*d", k.key.Digits().Length(), n%1_000_000)
 		if !right[c] && !k.wrong[c] {
 			k.wrong[c] = true

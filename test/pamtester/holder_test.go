@@ -1,6 +1,7 @@
 package pamtester
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -96,7 +97,7 @@ func TestVaultAgentTokenFile(t *testing.T) {
 func TestVaultProxySocket(t *testing.T) {
 	e := setup(t)
 	e.totpSetup(t)
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name, mode string
 	}{
 		{"socket as the listener makes it", ""},
@@ -127,7 +128,7 @@ func TestVaultProxySocket(t *testing.T) {
 				t.Fatalf("socket_mode 0600 gave %04o", fi.Mode().Perm())
 			}
 
-			k := e.totpKey(t, "totp-proxy", 6)
+			k := e.totpKey(t, fmt.Sprintf("totp-proxy-%d", i), 6)
 			cfg := e.writeConfig(t, "totp-proxy", "vault_addr = \"unix://"+proxy.Socket+"\"\n"+
 				"totp_mount_point = \""+totpMount+"\"\n"+
 				"ssh_mount_point = \""+mount+"\"\n"+
