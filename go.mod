@@ -3,6 +3,7 @@ module pam_vault
 go 1.26.0
 
 require (
+	github.com/boombuler/barcode v1.1.0
 	github.com/hashicorp/hcl v1.0.0
 	github.com/msteinert/pam/v2 v2.1.0
 	github.com/pquerna/otp v1.5.0
@@ -10,7 +11,4 @@ require (
 	golang.org/x/term v0.48.0
 )
 
-require (
-	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
-	golang.org/x/sys v0.50.0 // indirect
-)
+require golang.org/x/sys v0.50.0 // indirect

@@ -45,6 +45,15 @@
 #define TOTP_PROMPT "Verification code: "
 
 /*
+ * The helper's directory when it is not beside the module. The prefix lets
+ * `pam-vault-check doctor` read the directory out of this file, which
+ * exports nothing but the pam_sm_* functions (internal/doctor/files.go).
+ */
+#define SBINDIR_MARKER "pam_vault.sbindir="
+static const char helper_dir_record[] = SBINDIR_MARKER PAM_VAULT_SBINDIR;
+#define HELPER_DIR (helper_dir_record + sizeof(SBINDIR_MARKER) - 1)
+
+/*
  * The helper's hard deadline: the longest timeout a config file may set
  * plus time to start a process.
  */
@@ -281,7 +290,7 @@ static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
 
 	if (path_beside_module(path, sizeof(path), HELPER_NAME) != 0 ||
 	    access(path, X_OK) != 0)
-		snprintf(path, sizeof(path), "%s/%s", PAM_VAULT_SBINDIR, HELPER_NAME);
+		snprintf(path, sizeof(path), "%s/%s", HELPER_DIR, HELPER_NAME);
 
 	if ((err = posix_spawn_file_actions_init(&actions)) != 0)
 		goto fail;

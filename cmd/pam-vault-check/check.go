@@ -32,7 +32,7 @@ func (r *report) warn(check, format string, a ...any) {
 }
 
 // runChecks checks everything a login needs short of a real OTP.
-func runChecks(args []string, stdout, stderr io.Writer) int {
+func runChecks(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pam-vault-check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", config.DefaultPath, "the config file")
@@ -43,7 +43,7 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 		return 64
 	}
 	if fs.NArg() != 0 {
-		return usageError(stderr, fmt.Errorf("unexpected argument %q; the modes are login and helper", fs.Arg(0)))
+		return usageError(stderr, fmt.Errorf("unexpected argument %q; pam-vault-check -h lists the commands", fs.Arg(0)))
 	}
 
 	r := &report{w: stdout}

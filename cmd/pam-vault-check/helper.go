@@ -10,8 +10,8 @@ import (
 
 // runHelper serves the PAM module's fallback path: one request in, one
 // verdict out. The module starts it with an empty environment and reads the
-// verdict under a hard deadline; stderr goes nowhere.
-func runHelper(stdin io.Reader, stdout io.Writer) int {
+// verdict under a hard deadline; stderr goes nowhere. It takes no arguments.
+func runHelper(_ []string, stdin io.Reader, stdout, _ io.Writer) int {
 	var v engine.Verdict
 	req, err := engine.ReadRequest(stdin)
 	if err != nil {

@@ -30,9 +30,9 @@ type Client struct {
 	mount     string
 	totpMount string
 	namespace string
-	token     string        // sent as X-Vault-Token when set
 	socket    string        // the Vault Proxy socket every request goes to, if any
 	timeout   time.Duration // bounds a request whose context has no deadline
+	token     string        // sent as X-Vault-Token when set (WithToken)
 	http      *http.Client
 }
 
@@ -111,15 +111,6 @@ func transportTLS(cfg *config.Config, bases []*url.URL) (*tls.Config, error) {
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: x509.NewCertPool()}, nil
 }
 
-// WithToken returns a client that sends token as X-Vault-Token with every
-// request. The token is the caller's to find; a Client never reads one from
-// the environment.
-func (c *Client) WithToken(token string) *Client {
-	t := *c
-	t.token = token
-	return &t
-}
-
 // Addrs returns the addresses the client tries, in order.
 func (c *Client) Addrs() []string {
 	addrs := make([]string, len(c.bases))
@@ -135,6 +126,30 @@ func (c *Client) Pinned(i int) *Client {
 	p := *c
 	p.bases = c.bases[i : i+1]
 	return &p
+}
+
+// WithToken returns a client that sends token as X-Vault-Token with every
+// request. The OTP check needs none: Vault's verify endpoint is
+// unauthenticated.
+func (c *Client) WithToken(token string) *Client {
+	p := *c
+	p.token = token
+	return &p
+}
+
+// Send sends one request for path, relative to /v1/, with payload encoded
+// as its JSON body unless payload is nil, and returns Vault's HTTP status and
+// body for the caller to read. Addresses are tried as for every request of
+// the client (see send).
+func (c *Client) Send(ctx context.Context, method, path string, payload any) (int, []byte, error) {
+	var body []byte
+	if payload != nil {
+		var err error
+		if body, err = json.Marshal(payload); err != nil {
+			return 0, nil, fmt.Errorf("encoding request: %w", err)
+		}
+	}
+	return c.send(ctx, method, path, body)
 }
 
 // Answer is what Vault says about a valid OTP: whom and where it was issued

@@ -28,32 +28,6 @@ func IsTOTPCode(s string) bool {
 	return true
 }
 
-// IsKeyName reports whether s can name a key of Vault's TOTP engine, whose
-// paths take a name matching \w(([\w-.@]+)?\w)? (Vault's
-// framework.GenericNameWithAtRegex, where \w is ASCII): ASCII letters,
-// digits and underscores, with '-', '.' and '@' allowed inside but not at
-// either end. A user name outside this rule would reach another path, or
-// none, so it is refused before any request.
-func IsKeyName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if isWordChar(c) {
-			continue
-		}
-		if i == 0 || i == len(s)-1 || (c != '-' && c != '.' && c != '@') {
-			return false
-		}
-	}
-	return true
-}
-
-func isWordChar(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
-}
-
 // The answers of Vault's TOTP engine that refuse a code. Each comes wrapped
 // with ErrRejected, so it maps to PAM_AUTH_ERR unless the caller decides
 // otherwise (the nullok argument, for ErrUnknownKey).

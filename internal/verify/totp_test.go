@@ -29,41 +29,6 @@ func TestIsTOTPCode(t *testing.T) {
 	}
 }
 
-// vaultKeyName is the rule Vault 1.21's TOTP engine matches key names
-// with: sdk/framework.GenericNameWithAtRegex, anchored as the framework
-// anchors every path pattern.
-var vaultKeyName = regexp.MustCompile(`^\w(([\w-.@]+)?\w)?$`)
-
-func TestIsKeyName(t *testing.T) {
-	for s, want := range map[string]bool{
-		"alice": true, "a": true, "_": true, "Alice_2": true, "alice.smith": true,
-		"alice@example.com": true, "a-b": true, "a..b": true, "a@-.b": true, "9": true,
-		"": false, ".alice": false, "alice.": false, "-alice": false, "alice-": false,
-		"@alice": false, "alice@": false, "alice/bob": false, "alice/../bob": false,
-		"..": false, "alice bob": false, "alice\n": false, "zoë": false, "alice%2F": false,
-		"alice?x": false, "alice#x": false, "al+ice": false, "DOMAIN\\alice": false,
-	} {
-		if got := IsKeyName(s); got != want {
-			t.Errorf("IsKeyName(%q) = %v, want %v", s, got, want)
-		}
-		if got := vaultKeyName.MatchString(s); got != want {
-			t.Errorf("Vault's rule on %q = %v; the table is wrong", s, got)
-		}
-	}
-}
-
-// FuzzIsKeyName holds IsKeyName to Vault's own rule.
-func FuzzIsKeyName(f *testing.F) {
-	for _, s := range []string{"alice", "a", "alice.smith@example.com", ".a", "a-", "a/b", "zoë", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := IsKeyName(s), vaultKeyName.MatchString(s); got != want {
-			t.Fatalf("IsKeyName(%q) = %v, Vault's rule says %v", s, got, want)
-		}
-	})
-}
-
 // FuzzIsTOTPCode holds IsTOTPCode to its definition.
 func FuzzIsTOTPCode(f *testing.F) {
 	for _, s := range []string{"123456", "12345678", "1234567", "12345a", "١٢٣٤٥٦"} {
