@@ -56,8 +56,8 @@ type command struct {
 
 // commands are the subcommands, in the order -h lists them.
 var commands = []command{
-	{"check", "check the config file, TLS, Vault and its SSH mount (the default)", runChecks},
-	{"login", "run the module's verdict for one OTP and explain it", runLogin},
+	{"check", "check the config file, TLS, Vault and its SSH mount, or with -totp its TOTP mount and token (the default)", runChecks},
+	{"login", "run the module's verdict for one OTP, or with -totp one TOTP code, and explain it", runLogin},
 	{"doctor", "check the host's sshd and PAM configuration for pam_vault", runDoctor},
 	{"helper", "the module's fallback: one request on stdin, its verdict on stdout", runHelper},
 	{"enroll", "create a user's TOTP key in Vault and show it as a QR code", runEnroll},
