@@ -347,12 +347,16 @@ static int append_field(char *buf, size_t *len, const char *s)
 static int encode_request(const struct pam_vault_request *req, char *buf,
 			  size_t *len)
 {
+	const char *fields[] = {req->user, req->authtok, req->rhost,
+				req->service, req->ssh_connection};
+
+	_Static_assert(sizeof(fields) / sizeof(fields[0]) ==
+			       PAM_VAULT_REQUEST_FIELDS,
+		       "the helper's request fields");
 	*len = 0;
-	if (append_field(buf, len, req->user) != 0 ||
-	    append_field(buf, len, req->authtok) != 0 ||
-	    append_field(buf, len, req->rhost) != 0 ||
-	    append_field(buf, len, req->service) != 0)
-		return -1;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (append_field(buf, len, fields[i]) != 0)
+			return -1;
 	for (int i = 0; i < req->argc; i++)
 		if (req->argv[i] != NULL &&
 		    append_field(buf, len, req->argv[i]) != 0)
@@ -449,6 +453,10 @@ static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
 #if __GLIBC_PREREQ(2, 34)
 	    /* The host's descriptors are not the helper's business. */
 	    (err = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0 ||
+#endif
+#if __GLIBC_PREREQ(2, 29)
+	    /* Nor its working directory (in su and sudo, the user's). */
+	    (err = posix_spawn_file_actions_addchdir_np(&actions, "/")) != 0 ||
 #endif
 	    (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
 	    (err = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
@@ -682,6 +690,14 @@ static void free_code(char *code)
 	}
 }
 
+/* A variable of the PAM environment, "" when unset. */
+static const char *env_string(pam_handle_t *pamh, const char *name)
+{
+	const char *value = pam_getenv(pamh, name);
+
+	return value != NULL ? value : "";
+}
+
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
@@ -730,6 +746,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		.authtok = authtok,
 		.rhost = item_string(pamh, PAM_RHOST),
 		.service = item_string(pamh, PAM_SERVICE),
+		.ssh_connection = env_string(pamh, "SSH_CONNECTION"),
 	};
 	struct pam_vault_verdict verdict = {.result = PAM_VAULT_SERVICE_ERR};
 	pam_vault_decide_fn decide = NULL;

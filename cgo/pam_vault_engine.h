@@ -37,6 +37,12 @@ enum pam_vault_result {
 /* The largest request on the helper's wire, in bytes. */
 #define PAM_VAULT_REQUEST_MAX (64 * 1024)
 
+/*
+ * The helper's request carries the strings of struct pam_vault_request
+ * from user to ssh_connection, in that order, then the module's arguments.
+ */
+#define PAM_VAULT_REQUEST_FIELDS 5
+
 /* The longest timeout a config file may set, in seconds. */
 #define PAM_VAULT_MAX_TIMEOUT_S 30
 
@@ -47,6 +53,8 @@ struct pam_vault_request {
 	const char *authtok;
 	const char *rhost;   /* "" when unset */
 	const char *service; /* "" when unset */
+	/* SSH_CONNECTION from the PAM environment (sshd sets it); "" when unset */
+	const char *ssh_connection;
 };
 
 struct pam_vault_verdict {

@@ -193,15 +193,15 @@ func TestLoadSize(t *testing.T) {
 		body := addr + "# "
 		return body + strings.Repeat("x", n-len(body)-1) + "\n"
 	}
-	t.Run("exactly 1 MiB", func(t *testing.T) {
+	t.Run("exactly 64 KiB", func(t *testing.T) {
 		path := writeConfig(t, "config.hcl", pad(maxFileSize), 0o600)
 		if _, err := Load(path); err != nil {
 			t.Fatalf("Load: %v", err)
 		}
 	})
-	t.Run("1 MiB and a byte", func(t *testing.T) {
+	t.Run("64 KiB and a byte", func(t *testing.T) {
 		path := writeConfig(t, "config.hcl", pad(maxFileSize+1), 0o600)
-		loadErr(t, path, path+": larger than 1048576 bytes")
+		loadErr(t, path, path+": larger than 65536 bytes")
 	})
 	t.Run("much larger", func(t *testing.T) {
 		path := writeConfig(t, "config.hcl", pad(3*maxFileSize), 0o600)

@@ -28,8 +28,8 @@ var setters = map[string]setter{
 	"vault_addr":        setVaultAddr,
 	"ssh_mount_point":   setMountPoint,
 	"namespace":         setNamespace,
-	"ca_cert":           stringInto(func(c *Config) *string { return &c.CACert }),
-	"ca_path":           stringInto(func(c *Config) *string { return &c.CAPath }),
+	"ca_cert":           setCAPath,
+	"ca_path":           setCAPath,
 	"tls_skip_verify":   setSkipVerify,
 	"tls_server_name":   stringInto(func(c *Config) *string { return &c.TLSServerName }),
 	"allowed_cidr_list": setCIDRList,
@@ -63,6 +63,9 @@ func Parse(path string, src []byte) (cfg *Config, err error) {
 		}
 	}()
 
+	if err := checkBounds(path, src); err != nil {
+		return nil, err
+	}
 	// HCL's JSON parser stops at a missing comma and ignores the rest of
 	// the file, so JSON must first be valid JSON.
 	if isJSON(src) {

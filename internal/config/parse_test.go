@@ -90,6 +90,8 @@ func TestParseValid(t *testing.T) {
 		{"mount slashes trimmed", addr + `ssh_mount_point = "/team/ssh/"`, defaults(func(c *Config) { c.SSHMountPoint = "team/ssh" })},
 		{"mount number kept as written", addr + `ssh_mount_point = 123`, defaults(func(c *Config) { c.SSHMountPoint = "123" })},
 		{"totp mount", addr + `totp_mount_point = "/mfa/totp/"`, defaults(func(c *Config) { c.TOTPMountPoint = "mfa/totp" })},
+		{"ca_cert and ca_path cleaned", addr + `ca_cert = "/etc/ssl//vault.pem"` + "\n" + `ca_path = "/etc/ssl/certs/"`, defaults(func(c *Config) { c.CACert, c.CAPath = "/etc/ssl/vault.pem", "/etc/ssl/certs" })},
+		{"ca_cert empty is unset", addr + `ca_cert = ""`, defaults(nil)},
 		{"token_file", addr + `token_file = "/run/pam_vault//token"`, defaults(func(c *Config) { c.TokenFile = "/run/pam_vault/token" })},
 		{"unix socket", `vault_addr = "unix:///run/vault-proxy/proxy.sock"`, defaults(func(c *Config) {
 			c.VaultAddr = "unix:///run/vault-proxy/proxy.sock"
@@ -212,6 +214,10 @@ func TestParseErrors(t *testing.T) {
 		{"unix too long", `vault_addr = "unix:///` + strings.Repeat("s", 108) + `"`, 1, "is 109 bytes long; a unix socket path holds at most 107"},
 		{"unix with others", `vault_addr = "https://vault.example.com, unix:///run/p.sock"`, 1, `lists the unix socket "unix:///run/p.sock" with other addresses`},
 		{"unix with token_file", `vault_addr = "unix:///run/p.sock"` + "\n" + `token_file = "/run/t"`, 2, "token_file is set, but vault_addr is a Vault Proxy socket"},
+		{"ca_cert relative", addr + `ca_cert = "vault-ca.pem"`, 2, `ca_cert "vault-ca.pem" is not an absolute path, so the working directory of the process that authenticates would choose it; give the absolute path`},
+		{"ca_cert dot-relative", addr + `ca_cert = "./vault-ca.pem"`, 2, `ca_cert "./vault-ca.pem" is not an absolute path`},
+		{"ca_path relative", addr + "\n" + `ca_path = "certs"`, 3, `ca_path "certs" is not an absolute path`},
+		{"ca_cert newline", addr + "ca_cert = <<EOT\n/etc/ca.pem\nEOT\n", 2, "ca_cert \"/etc/ca.pem\\n\" contains a control character"},
 		{"token_file empty", addr + `token_file = ""`, 2, "token_file is empty"},
 		{"token_file relative", addr + `token_file = "token"`, 2, `token_file "token" is not an absolute path`},
 		{"token_file newline", addr + "token_file = <<EOT\n/run/t\nEOT\n", 2, "token_file \"/run/t\\n\" contains a control character"},

@@ -186,6 +186,34 @@ func setTokenFile(d *decoder, key string, val ast.Node) error {
 	return nil
 }
 
+// setCAPath stores ca_cert or ca_path, which must be an absolute path: a
+// relative one would be opened from the working directory of the process
+// that authenticates, which in su and sudo is the user's, who would so
+// choose the CA that vouches for Vault. Empty means unset, as it did for
+// vault-ssh-helper. Whether the file or directory is safe to read is
+// decided when it is read.
+func setCAPath(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	example := map[string]string{"ca_cert": "/etc/vault-ssh-helper.d/vault-ca.pem", "ca_path": "/etc/vault-ssh-helper.d/ca"}[key]
+	switch {
+	case s == "":
+		return nil
+	case !filepath.IsAbs(s):
+		return d.errorf("%s %q is not an absolute path, so the working directory of the process that authenticates would choose it; give the absolute path, such as %q", key, s, example)
+	case strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return d.errorf("%s %q contains a control character", key, s)
+	}
+	if key == "ca_cert" {
+		d.cfg.CACert = filepath.Clean(s)
+	} else {
+		d.cfg.CAPath = filepath.Clean(s)
+	}
+	return nil
+}
+
 // setNamespace stores namespace, which travels in an HTTP header and so
 // cannot hold a control character such as a line break.
 func setNamespace(d *decoder, key string, val ast.Node) error {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"pam_vault/internal/config"
@@ -55,6 +56,10 @@ type Request struct {
 	Token      string   // PAM_AUTHTOK: what the user typed
 	RemoteHost string   // PAM_RHOST, for the log only
 	Service    string   // PAM_SERVICE, for the log only
+	// SSHConnection is SSH_CONNECTION from the PAM environment, which sshd
+	// sets to "client_ip client_port local_ip local_port"; "" when unset.
+	// Its local address is then the only one that counts as this host's.
+	SSHConnection string
 }
 
 // Verdict is the outcome of one attempt.
@@ -76,14 +81,10 @@ const (
 // passed; in TOTP mode (the totp argument) only when Vault's TOTP engine
 // said the code is valid for the key named after the user.
 func Decide(ctx context.Context, req Request) (v Verdict) {
-	start := time.Now()
-	rec := record{user: req.User, rhost: req.RemoteHost}
+	rec := record{user: req.User, rhost: req.RemoteHost, start: time.Now()}
 	defer func() {
 		if p := recover(); p != nil {
 			v = rec.verdict(ServiceErr, fmt.Errorf("internal error: %v", p))
-		}
-		if rec.debug {
-			v.Log += fmt.Sprintf(" elapsed=%s", time.Since(start).Round(time.Microsecond))
 		}
 	}()
 
@@ -114,6 +115,15 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 	if err := checkShape(args.TOTP, req); err != nil {
 		return rec.verdict(AuthErr, err)
 	}
+	// Read before Vault is asked, which would use the OTP up. An unset
+	// SSH_CONNECTION leaves the host rule as it is; one that cannot be read
+	// fails closed, since a hostile application may have written it.
+	var conn netip.Addr
+	if req.SSHConnection != "" {
+		if conn, err = netcheck.ParseSSHConnection(req.SSHConnection); err != nil {
+			return rec.verdict(AuthErr, fmt.Errorf("the address this login reached is unknown, so Vault was not asked: %w", err))
+		}
+	}
 	client, err := verify.NewClient(cfg)
 	if err != nil {
 		return rec.verdict(classify(err), err)
@@ -128,7 +138,7 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 		return rec.verdict(classify(err), err)
 	}
 	rec.role = answer.Role
-	if err := verify.Check(cfg, answer, req.User, netcheck.LocalAddrs); err != nil {
+	if err := verify.Check(cfg, answer, req.User, conn, netcheck.LocalAddrs); err != nil {
 		return rec.verdict(classify(err), err)
 	}
 	return rec.verdict(Success, nil)

@@ -132,6 +132,19 @@ func TestDecide(t *testing.T) {
 			parts: []string{groupWritable, "writable"},
 		},
 		{
+			name:  "malformed SSH_CONNECTION: refused before Vault is asked",
+			req:   Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: otp, SSHConnection: "UNKNOWN 65535 UNKNOWN 65535"},
+			want:  AuthErr,
+			parts: []string{"authentication failure", "Vault was not asked", `SSH_CONNECTION's client address \"UNKNOWN\" is not an IP address`},
+		},
+		{
+			name:    "well-formed SSH_CONNECTION: Vault is asked",
+			req:     Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: otp, SSHConnection: "10.0.0.1 50022 10.0.0.2 22"},
+			want:    Unavailable,
+			parts:   []string{"Vault unavailable", "connection refused"},
+			wantMsg: true,
+		},
+		{
 			name:  "http without dev",
 			req:   Request{Args: []string{"config=" + good}, User: "alice", Token: otp},
 			want:  ServiceErr,

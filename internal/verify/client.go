@@ -374,88 +374,32 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// vaultAnswer is the envelope of every Vault API answer.
-type vaultAnswer struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []string        `json:"errors"`
-}
-
 func decodeVerify(status int, body []byte) (Answer, error) {
-	env, err := decodeEnvelope(status, body)
-	if err != nil {
+	var a Answer
+	if err := DecodeData(status, body, "verify answer",
+		Field{"username", &a.Username}, Field{"ip", &a.IP}, Field{"role_name", &a.Role}); err != nil {
 		return Answer{}, err
 	}
-	var data struct {
-		Username *string `json:"username"`
-		IP       *string `json:"ip"`
-		Role     *string `json:"role_name"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return Answer{}, fmt.Errorf("%w: verify answer's data.%s is a JSON %s, not a string", ErrUnavailable, typeErr.Field, typeErr.Value)
-		}
-		return Answer{}, fmt.Errorf("%w: verify answer's data is not a JSON object", ErrUnavailable)
-	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"username", data.Username}, {"ip", data.IP}, {"role_name", data.Role}} {
-		if f.v == nil || *f.v == "" {
-			return Answer{}, fmt.Errorf("%w: verify answer lacks data.%s", ErrUnavailable, f.name)
+	for _, f := range []struct{ name, v string }{{"username", a.Username}, {"ip", a.IP}, {"role_name", a.Role}} {
+		if f.v == "" {
+			return Answer{}, fmt.Errorf("%w: verify answer's data.%s is empty", ErrUnavailable, f.name)
 		}
 	}
-	return Answer{Username: *data.Username, IP: *data.IP, Role: *data.Role}, nil
+	return a, nil
 }
 
 func decodeEcho(status int, body []byte) error {
-	env, err := decodeEnvelope(status, body)
-	if err != nil {
+	var message string
+	err := DecodeData(status, body, "echo answer", Field{"message", &message})
+	switch {
+	case err != nil && status == http.StatusOK:
+		return fmt.Errorf("echo answer is not %q: %w", echoResponse, err)
+	case err != nil:
 		return err
-	}
-	var data struct {
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil || data.Message != echoResponse {
-		return fmt.Errorf("%w: echo answer is not %q: %s", ErrUnavailable, echoResponse, truncate(string(env.Data)))
+	case message != echoResponse:
+		return fmt.Errorf("%w: echo answer is not %q: %s", ErrUnavailable, echoResponse, truncate(message))
 	}
 	return nil
-}
-
-// decodeEnvelope classifies an answer by status and returns its envelope
-// when it is a 200 with a data object.
-func decodeEnvelope(status int, body []byte) (vaultAnswer, error) {
-	var env vaultAnswer
-	jsonErr := json.Unmarshal(body, &env)
-	switch {
-	case status == http.StatusOK:
-		if jsonErr != nil {
-			return env, fmt.Errorf("%w: answer is not JSON: %w", ErrUnavailable, jsonErr)
-		}
-		if len(env.Data) == 0 || string(env.Data) == "null" {
-			return env, fmt.Errorf("%w: answer has no data", ErrUnavailable)
-		}
-		return env, nil
-	case status == http.StatusBadRequest:
-		// Vault's answer about the OTP itself: unknown or already used.
-		return env, fmt.Errorf("%w: Vault says %s", ErrRejected, vaultErrors(env, jsonErr, status))
-	case status == http.StatusNotFound || status == http.StatusForbidden:
-		// Vault answers an unauthenticated request for a path no engine
-		// serves with 403 permission denied.
-		return env, fmt.Errorf("%w: no SSH secrets engine answers at ssh_mount_point in this namespace (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
-	case status == http.StatusServiceUnavailable:
-		return env, fmt.Errorf("%w: Vault is sealed or in maintenance (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
-	default:
-		return env, fmt.Errorf("%w: %s", ErrUnavailable, vaultErrors(env, jsonErr, status))
-	}
-}
-
-func vaultErrors(env vaultAnswer, jsonErr error, status int) string {
-	msg := fmt.Sprintf("HTTP %d", status)
-	if jsonErr == nil && len(env.Errors) > 0 {
-		msg += ": " + truncate(strings.Join(env.Errors, "; "))
-	}
-	return msg
 }
 
 // truncate keeps a message from Vault short enough for one log line.

@@ -2,8 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -29,25 +27,18 @@ func (c *Client) LookupSelf(ctx context.Context) (TokenInfo, error) {
 	if err != nil {
 		return TokenInfo{}, err
 	}
-	env, err := c.decodeWithToken(status, body)
+	var (
+		name      string
+		policies  []string
+		ttl       int64
+		renewable bool
+	)
+	err = c.decodeWithToken(status, body, "lookup-self answer",
+		Field{"display_name", &name}, Field{"policies", &policies}, Field{"ttl", &ttl}, Field{"renewable", &renewable})
 	if err != nil {
 		return TokenInfo{}, err
 	}
-	var data struct {
-		DisplayName string   `json:"display_name"`
-		Policies    []string `json:"policies"`
-		TTL         *int64   `json:"ttl"`
-		Renewable   bool     `json:"renewable"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil || data.TTL == nil {
-		return TokenInfo{}, fmt.Errorf("%w: lookup-self answer lacks a numeric data.ttl", ErrUnavailable)
-	}
-	return TokenInfo{
-		DisplayName: data.DisplayName,
-		Policies:    data.Policies,
-		TTL:         time.Duration(*data.TTL) * time.Second,
-		Renewable:   data.Renewable,
-	}, nil
+	return TokenInfo{DisplayName: name, Policies: policies, TTL: time.Duration(ttl) * time.Second, Renewable: renewable}, nil
 }
 
 // Capabilities returns what the client's token may do on path
@@ -57,17 +48,9 @@ func (c *Client) Capabilities(ctx context.Context, path string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	env, err := c.decodeWithToken(status, body)
-	if err != nil {
-		return nil, err
-	}
-	var data map[string]json.RawMessage
-	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return nil, fmt.Errorf("%w: capabilities answer's data is not an object", ErrUnavailable)
-	}
 	var caps []string
-	if err := json.Unmarshal(data[path], &caps); err != nil || caps == nil {
-		return nil, fmt.Errorf("%w: capabilities answer lacks a list for %s", ErrUnavailable, path)
+	if err := c.decodeWithToken(status, body, "capabilities answer", Field{path, &caps}); err != nil {
+		return nil, err
 	}
 	return caps, nil
 }
@@ -89,25 +72,19 @@ func (c *Client) MountType(ctx context.Context, mount string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	env, err := c.decodeWithToken(status, body)
-	if err != nil {
+	var typ string
+	if err := c.decodeWithToken(status, body, "mount answer", Field{"type", &typ}); err != nil {
 		return "", err
 	}
-	var data struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil || data.Type == "" {
-		return "", fmt.Errorf("%w: the mount answer lacks data.type", ErrUnavailable)
-	}
-	return data.Type, nil
+	return typ, nil
 }
 
-// decodeWithToken is decodeEnvelope for a request that needs a token: a
-// 403 means Vault refused the token.
-func (c *Client) decodeWithToken(status int, body []byte) (vaultAnswer, error) {
-	env, err := decodeEnvelope(status, body)
+// decodeWithToken is DecodeData for a request that needs a token: a 403
+// means Vault refused the token.
+func (c *Client) decodeWithToken(status int, body []byte, what string, fields ...Field) error {
+	err := DecodeData(status, body, what, fields...)
 	if err != nil && status == http.StatusForbidden {
-		return env, c.refused(env, status)
+		return c.refused(status, body)
 	}
-	return env, err
+	return err
 }

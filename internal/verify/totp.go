@@ -64,14 +64,20 @@ func (c *Client) ValidateCode(ctx context.Context, user, code string) error {
 	return err
 }
 
-// decodeCode reads the answer to a code: data.valid on 200, the reason on
-// 400, and what a refusal of the token or a missing mount means.
+// decodeCode reads the answer to a code with the one strict decoder:
+// data.valid on 200, the reason on 400, and what a refusal of the token or
+// a missing mount means.
 func (c *Client) decodeCode(status int, body []byte, user string) error {
-	env, err := decodeEnvelope(status, body)
+	var valid bool
+	err := DecodeData(status, body, "code answer", Field{"valid", &valid})
 	switch {
+	case err == nil && valid:
+		return nil
 	case err == nil:
+		return fmt.Errorf("%w: %w", ErrRejected, ErrWrongCode)
 	case status == http.StatusBadRequest:
-		for _, e := range env.Errors {
+		said, _ := vaultSays(status, body)
+		for _, e := range said {
 			switch {
 			case strings.HasPrefix(e, "code already used"):
 				return fmt.Errorf("%w: %w", ErrRejected, ErrCodeUsed)
@@ -81,32 +87,33 @@ func (c *Client) decodeCode(status int, body []byte, user string) error {
 		}
 		return err
 	case status == http.StatusForbidden:
-		return fmt.Errorf("%w: it is invalid, expired or revoked, or its policy lacks update on %s/code/*", c.refused(env, status), c.totpMount)
+		return fmt.Errorf("%w: it is invalid, expired or revoked, or its policy lacks update on %s/code/*", c.refused(status, body), c.totpMount)
 	case status == http.StatusNotFound:
+		_, desc := vaultSays(status, body)
 		return fmt.Errorf("%w: no TOTP secrets engine answers at totp_mount_point %s in this namespace (%s)",
-			ErrUnavailable, c.totpMount, vaultErrors(env, nil, status))
-	default:
-		return err
+			ErrUnavailable, c.totpMount, desc)
 	}
-	var data struct {
-		Valid *bool `json:"valid"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil {
-		return fmt.Errorf("%w: code answer's data is not an object with a boolean valid", ErrUnavailable)
-	}
-	if data.Valid == nil {
-		return fmt.Errorf("%w: code answer lacks data.valid", ErrUnavailable)
-	}
-	if !*data.Valid {
-		return fmt.Errorf("%w: %w", ErrRejected, ErrWrongCode)
-	}
-	return nil
+	return err
 }
 
 // refused is the error for Vault's 403 to a request that needs a token:
 // Vault refused the token, which is not the user's doing.
-func (c *Client) refused(env vaultAnswer, status int) error {
-	return fmt.Errorf("%w: Vault refused %s (%s)", ErrUnavailable, c.tokenSource(), vaultErrors(env, nil, status))
+func (c *Client) refused(status int, body []byte) error {
+	_, desc := vaultSays(status, body)
+	return fmt.Errorf("%w: Vault refused %s (%s)", ErrUnavailable, c.tokenSource(), desc)
+}
+
+// vaultSays reads the errors member of an answer with the strict reader
+// every answer goes through, and describes the answer as this package's
+// errors do ("HTTP 403: permission denied").
+func vaultSays(status int, body []byte) ([]string, string) {
+	var errs json.RawMessage
+	readErr := readObject(body, map[string]*json.RawMessage{"errors": &errs})
+	var said []string
+	if readErr == nil && !isNull(errs) && json.Unmarshal(errs, &said) != nil {
+		said = nil
+	}
+	return said, vaultErrors(errs, readErr, status)
 }
 
 // tokenSource names the token a request carried, for the log.

@@ -72,14 +72,17 @@ func TestDecodeCode(t *testing.T) {
 		{"rate limited", c, 429, `{"errors":["request path \"totp/code/alice\": rate limit quota exceeded"]}`, ErrUnavailable, nil, []string{"HTTP 429", "rate limit quota exceeded"}},
 		{"500", c, 500, `{"errors":["internal error"]}`, ErrUnavailable, nil, nil},
 		{"no data", c, 200, `{"request_id":"r"}`, ErrUnavailable, nil, []string{"no data"}},
-		{"data empty", c, 200, `{"data":{}}`, ErrUnavailable, nil, []string{"lacks data.valid"}},
-		{"valid null", c, 200, `{"data":{"valid":null}}`, ErrUnavailable, nil, []string{"lacks data.valid"}},
-		{"valid a string", c, 200, `{"data":{"valid":"true"}}`, ErrUnavailable, nil, []string{"boolean valid"}},
-		{"valid a number", c, 200, `{"data":{"valid":1}}`, ErrUnavailable, nil, []string{"boolean valid"}},
+		{"data empty", c, 200, `{"data":{}}`, ErrUnavailable, nil, []string{"data.valid is missing"}},
+		{"valid null", c, 200, `{"data":{"valid":null}}`, ErrUnavailable, nil, []string{"data.valid is missing"}},
+		{"valid a string", c, 200, `{"data":{"valid":"true"}}`, ErrUnavailable, nil, []string{"data.valid is a JSON", "not true or false"}},
+		{"valid a number", c, 200, `{"data":{"valid":1}}`, ErrUnavailable, nil, []string{"data.valid is a JSON", "not true or false"}},
 		{"data an array", c, 200, `{"data":[true]}`, ErrUnavailable, nil, nil},
-		{"the generate answer", c, 200, `{"data":{"code":"123456"}}`, ErrUnavailable, nil, []string{"lacks data.valid"}},
+		{"the generate answer", c, 200, `{"data":{"code":"123456"}}`, ErrUnavailable, nil, []string{"data.valid is missing"}},
 		{"HTML", c, 200, `<html>valid</html>`, ErrUnavailable, nil, []string{"not JSON"}},
 		{"400 not JSON", c, 400, `bad request`, ErrRejected, nil, nil},
+		{"valid twice", c, 200, `{"data":{"valid":false,"valid":true}}`, ErrUnavailable, nil, []string{"duplicate key"}},
+		{"Valid in another case", c, 200, `{"data":{"Valid":true}}`, ErrUnavailable, nil, []string{"in case only"}},
+		{"errors beside valid data", c, 200, `{"data":{"valid":true},"errors":["no"]}`, ErrUnavailable, nil, []string{"errors beside its data"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -172,6 +172,23 @@ func Rewrite(name string, edit func(answer map[string]any)) Fault {
 	}}
 }
 
+// RewriteBody forwards the request to upstream and, when upstream answers
+// 200, lets edit change the bytes of the answer before they are sent back:
+// for what a JSON object cannot hold, such as a key given twice.
+func RewriteBody(name string, edit func(body []byte) []byte) Fault {
+	return Fault{Name: name, serve: func(p *Proxy, w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		p.upstream.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			body = edit(body)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	}}
+}
+
 // wait returns false once the client or the proxy is gone. A positive d
 // first sleeps d; zero waits until then; a negative d only checks.
 func (p *Proxy) wait(r *http.Request, d time.Duration) bool {
