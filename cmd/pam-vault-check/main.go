@@ -34,6 +34,9 @@
 //
 //	pam-vault-check -h
 //	    Lists the commands, one line each.
+//
+//	pam-vault-check -version
+//	    Prints the version pam_vault was built as.
 package main
 
 import (
@@ -41,6 +44,10 @@ import (
 	"io"
 	"os"
 )
+
+// version is set at build time by the Makefile (-X main.version=...), from
+// scripts/version.sh.
+var version = "unknown"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -70,6 +77,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "help", "-h", "-help", "--help":
 			return printCommands(stdout)
+		case "-version", "--version":
+			fmt.Fprintf(stdout, "pam-vault-check %s\n", version)
+			return 0
 		}
 		for _, c := range commands {
 			if args[0] == c.name {
