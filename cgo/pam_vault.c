@@ -42,6 +42,9 @@
 
 #define HELPER_NAME "pam-vault-check"
 
+/* The prompt of TOTP mode, asked with echo off. */
+#define TOTP_PROMPT "Verification code: "
+
 /*
  * The helper's directory when it is not beside the module. The prefix lets
  * `pam-vault-check doctor` read the directory out of this file, which
@@ -383,7 +386,8 @@ static int decode_verdict(const char *buf, size_t len,
 	    take_field(&p, end, out->message, sizeof(out->message)) != 0 ||
 	    take_field(&p, end, out->log, sizeof(out->log)) != 0 || p != end)
 		return -1;
-	if (result[0] < '0' || result[0] > '3' || result[1] != '\0')
+	if (result[0] < '0' || result[0] > '0' + PAM_VAULT_RESULT_MAX ||
+	    result[1] != '\0')
 		return -1;
 	out->result = result[0] - '0';
 	return 0;
@@ -573,6 +577,8 @@ static int pam_code(int result)
 		return PAM_AUTH_ERR;
 	case PAM_VAULT_UNAVAILABLE:
 		return PAM_AUTHINFO_UNAVAIL;
+	case PAM_VAULT_IGNORE:
+		return PAM_IGNORE;
 	default:
 		return PAM_SERVICE_ERR;
 	}
@@ -584,6 +590,7 @@ static int log_priority(int result)
 	case PAM_VAULT_SUCCESS:
 		return LOG_INFO;
 	case PAM_VAULT_AUTH_ERR:
+	case PAM_VAULT_IGNORE:
 		return LOG_NOTICE;
 	default:
 		return LOG_ERR;
@@ -641,6 +648,48 @@ static const char *item_string(pam_handle_t *pamh, int type)
 	return item;
 }
 
+/*
+ * Gets a TOTP code into *code, which the caller must wipe and free. The
+ * module asks with its own prompt even when an earlier module stored
+ * PAM_AUTHTOK, since that is the user's password and must never be sent as
+ * a code; use_first_pass takes the stored token only, try_first_pass takes
+ * it when there is one. The code is not stored as PAM_AUTHTOK: it is of
+ * no use to any other module.
+ */
+static int get_code(pam_handle_t *pamh, int argc, const char **argv,
+		    char **code)
+{
+	int use_first = has_arg(argc, argv, "use_first_pass");
+	const void *stored = NULL;
+	int ret;
+
+	*code = NULL;
+	if (use_first || has_arg(argc, argv, "try_first_pass")) {
+		ret = pam_get_item(pamh, PAM_AUTHTOK, &stored);
+		if (ret != PAM_SUCCESS)
+			return ret;
+		if (stored != NULL) {
+			*code = strdup(stored);
+			return *code != NULL ? PAM_SUCCESS : PAM_BUF_ERR;
+		}
+		if (use_first)
+			return PAM_AUTH_ERR;
+	}
+	ret = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, code, "%s", TOTP_PROMPT);
+	if (ret == PAM_SUCCESS && *code == NULL)
+		ret = PAM_CONV_ERR;
+	return ret;
+}
+
+/* Wipes and frees a code from get_code. */
+static void free_code(char *code)
+{
+	if (code != NULL) {
+		explicit_bzero(code, strlen(code));
+		free(code);
+	}
+}
+
 /* A variable of the PAM environment, "" when unset. */
 static const char *env_string(pam_handle_t *pamh, const char *name)
 {
@@ -654,8 +703,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 {
 	int debug = has_arg(argc, argv, "debug");
 	int force_helper = has_arg(argc, argv, "helper");
+	int totp = has_arg(argc, argv, "totp");
 	const char *user = NULL, *authtok = NULL, *var;
 	char field[128], why[160] = "";
+	char *code = NULL;
 	int ret;
 
 	ret = pam_get_user(pamh, &user, NULL);
@@ -666,13 +717,22 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			   pam_strerror(pamh, ret));
 		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
 	}
-	/* pam_get_authtok honours use_first_pass and try_first_pass itself. */
-	ret = pam_get_authtok(pamh, PAM_AUTHTOK, &authtok, NULL);
-	if (ret == PAM_CONV_AGAIN)
+	if (totp) {
+		ret = get_code(pamh, argc, argv, &code);
+		authtok = code;
+	} else {
+		/* It honours use_first_pass and try_first_pass itself. */
+		ret = pam_get_authtok(pamh, PAM_AUTHTOK, &authtok, NULL);
+	}
+	if (ret == PAM_CONV_AGAIN) {
+		free_code(code);
 		return PAM_INCOMPLETE;
+	}
 	if (ret != PAM_SUCCESS || authtok == NULL) {
-		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the one-time password for %s: %s",
+		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the %s for %s: %s",
+			   totp ? "verification code" : "one-time password",
 			   log_field(field, sizeof(field), user), pam_strerror(pamh, ret));
+		free_code(code);
 		/* pam_get_authtok reports a failed conversation as PAM_AUTHTOK_ERR. */
 		if (ret == PAM_AUTHTOK_ERR || ret == PAM_CONV_ERR)
 			return PAM_CONV_ERR;
@@ -699,17 +759,21 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		snprintf(why, sizeof(why),
 			 "%s is set in the environment the process started with", var);
 	else if ((ret = find_engine(pamh, &decide, why, sizeof(why))) != PAM_SUCCESS)
-		return ret;
+		goto out;
 	if (decide != NULL) {
 		if (debug)
 			pam_syslog(pamh, LOG_DEBUG, "verifying in process");
-		if (decide_in_process(pamh, decide, &req, &verdict) != 0)
-			return PAM_SERVICE_ERR;
+		if (decide_in_process(pamh, decide, &req, &verdict) != 0) {
+			ret = PAM_SERVICE_ERR;
+			goto out;
+		}
 	} else {
 		if (debug)
 			pam_syslog(pamh, LOG_DEBUG, "%s; verifying in a helper process", why);
-		if (run_helper(pamh, &req, &verdict) != 0)
-			return PAM_SERVICE_ERR;
+		if (run_helper(pamh, &req, &verdict) != 0) {
+			ret = PAM_SERVICE_ERR;
+			goto out;
+		}
 	}
 	verdict.message[sizeof(verdict.message) - 1] = '\0';
 	verdict.log[sizeof(verdict.log) - 1] = '\0';
@@ -721,7 +785,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			pam_syslog(pamh, LOG_DEBUG, "cannot show a message: %s",
 				   pam_strerror(pamh, r));
 	}
-	return pam_code(verdict.result);
+	ret = pam_code(verdict.result);
+out:
+	free_code(code);
+	return ret;
 }
 
 /*

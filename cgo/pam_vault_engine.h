@@ -23,8 +23,12 @@ enum pam_vault_result {
 	PAM_VAULT_SUCCESS = 0,     /* PAM_SUCCESS */
 	PAM_VAULT_AUTH_ERR = 1,    /* PAM_AUTH_ERR */
 	PAM_VAULT_UNAVAILABLE = 2, /* PAM_AUTHINFO_UNAVAIL */
-	PAM_VAULT_SERVICE_ERR = 3  /* PAM_SERVICE_ERR */
+	PAM_VAULT_SERVICE_ERR = 3, /* PAM_SERVICE_ERR */
+	PAM_VAULT_IGNORE = 4       /* PAM_IGNORE: TOTP mode, nullok, no key */
 };
+
+/* The highest result, for the checks of the helper's answer. */
+#define PAM_VAULT_RESULT_MAX PAM_VAULT_IGNORE
 
 /* Sizes of the verdict's strings, terminating NUL included. */
 #define PAM_VAULT_MESSAGE_SIZE 256

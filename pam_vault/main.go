@@ -29,6 +29,8 @@ var (
 	_ = [1]struct{}{}[int(engine.AuthErr)-C.PAM_VAULT_AUTH_ERR]
 	_ = [1]struct{}{}[int(engine.Unavailable)-C.PAM_VAULT_UNAVAILABLE]
 	_ = [1]struct{}{}[int(engine.ServiceErr)-C.PAM_VAULT_SERVICE_ERR]
+	_ = [1]struct{}{}[int(engine.Ignore)-C.PAM_VAULT_IGNORE]
+	_ = [1]struct{}{}[int(engine.MaxResult)-C.PAM_VAULT_RESULT_MAX]
 	_ = [1]struct{}{}[engine.MaxMessage+1-C.PAM_VAULT_MESSAGE_SIZE]
 	_ = [1]struct{}{}[engine.MaxLog+1-C.PAM_VAULT_LOG_SIZE]
 	_ = [1]struct{}{}[engine.MaxRequest-C.PAM_VAULT_REQUEST_MAX]

@@ -3,17 +3,21 @@
 //
 // Usage:
 //
-//	pam-vault-check [-config=PATH] [-dev]
+//	pam-vault-check [-config=PATH] [-dev] [-totp]
 //	    Checks the configuration, TLS, that Vault is reachable and unsealed,
 //	    and that the SSH secrets engine answers at the configured mount and
 //	    namespace. vault-ssh-helper's -verify-only is accepted and means the
-//	    same. Exits non-zero when any check fails.
+//	    same. With -totp, checks a config for TOTP codes instead: the token
+//	    file or Vault Proxy socket, the token, its capabilities on
+//	    <totp_mount_point>/code/* and the TOTP mount. Exits non-zero when any
+//	    check fails.
 //
-//	pam-vault-check login -user=NAME [-rhost=ADDR] [-config=PATH] [-dev] [-debug]
-//	    Reads a one-time password from the terminal or standard input and
-//	    runs exactly the verdict the module would. A valid OTP is consumed.
+//	pam-vault-check login -user=NAME [-totp [-nullok]] [-rhost=ADDR] [-config=PATH] [-dev] [-debug]
+//	    Reads a one-time password, or with -totp a TOTP code, from the
+//	    terminal or standard input and runs exactly the verdict the module
+//	    would. A valid OTP is consumed, and Vault takes each code once.
 //	    Exits 0 for PAM_SUCCESS, 1 for PAM_AUTH_ERR, 2 for
-//	    PAM_AUTHINFO_UNAVAIL, 3 for PAM_SERVICE_ERR.
+//	    PAM_AUTHINFO_UNAVAIL, 3 for PAM_SERVICE_ERR, 4 for PAM_IGNORE.
 //
 //	pam-vault-check doctor [-service=NAME] [-sshd-config=FILE] [-pam-dir=DIR] [-json]
 //	    Reads the host's effective sshd configuration (sshd -T) and PAM
@@ -59,8 +63,8 @@ type command struct {
 
 // commands are the subcommands, in the order -h lists them.
 var commands = []command{
-	{"check", "check the config file, TLS, Vault and its SSH mount (the default)", runChecks},
-	{"login", "run the module's verdict for one OTP and explain it", runLogin},
+	{"check", "check the config file, TLS, Vault and its SSH mount, or with -totp its TOTP mount and token (the default)", runChecks},
+	{"login", "run the module's verdict for one OTP, or with -totp one TOTP code, and explain it", runLogin},
 	{"doctor", "check the host's sshd and PAM configuration for pam_vault", runDoctor},
 	{"helper", "the module's fallback: one request on stdin, its verdict on stdout", runHelper},
 	{"enroll", "create a user's TOTP key in Vault and show it as a QR code", runEnroll},

@@ -181,7 +181,7 @@ func TestCheckFileOwner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		st := &syscall.Stat_t{Mode: syscall.S_IFREG | 0o600, Uid: tt.uid}
-		err := checkFile("/c.hcl", st, tt.euid)
+		err := checkFile("/c.hcl", st, tt.euid, configRole)
 		if (err == nil) != tt.ok {
 			t.Errorf("file uid %d, euid %d: checkFile = %v, want ok=%v", tt.uid, tt.euid, err, tt.ok)
 		}

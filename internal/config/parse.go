@@ -101,6 +101,12 @@ func Parse(path string, src []byte) (cfg *Config, err error) {
 	if _, ok := d.cfg.lines["vault_addr"]; !ok {
 		return nil, errorf(path, 0, `vault_addr is not set; add a line such as vault_addr = "https://vault.example.com:8200"`)
 	}
+	// Through a Vault Proxy socket the proxy adds its own token, and one
+	// from token_file would be sent for nothing or, with a proxy that
+	// does not force its own, instead of it.
+	if line, ok := d.cfg.lines["token_file"]; ok && d.cfg.SocketPath() != "" {
+		return nil, errorf(path, line, "token_file is set, but vault_addr is a Vault Proxy socket, which adds its own token; remove token_file, or point vault_addr at Vault")
+	}
 	return d.cfg, nil
 }
 

@@ -93,6 +93,10 @@ func TestParseValid(t *testing.T) {
 		{"ca_cert and ca_path cleaned", addr + `ca_cert = "/etc/ssl//vault.pem"` + "\n" + `ca_path = "/etc/ssl/certs/"`, defaults(func(c *Config) { c.CACert, c.CAPath = "/etc/ssl/vault.pem", "/etc/ssl/certs" })},
 		{"ca_cert empty is unset", addr + `ca_cert = ""`, defaults(nil)},
 		{"token_file", addr + `token_file = "/run/pam_vault//token"`, defaults(func(c *Config) { c.TokenFile = "/run/pam_vault/token" })},
+		{"unix socket", `vault_addr = "unix:///run/vault-proxy/proxy.sock"`, defaults(func(c *Config) {
+			c.VaultAddr = "unix:///run/vault-proxy/proxy.sock"
+			c.VaultAddrs = []string{"unix:///run/vault-proxy/proxy.sock"}
+		})},
 		{"namespace", addr + `namespace = "team/a"`, defaults(func(c *Config) { c.Namespace = "team/a" })},
 		{"ca_cert", addr + `ca_cert = "/etc/ca.pem"`, defaults(func(c *Config) { c.CACert = "/etc/ca.pem" })},
 		{"ca_path", addr + `ca_path = "/etc/ssl/vault"`, defaults(func(c *Config) { c.CAPath = "/etc/ssl/vault" })},
@@ -201,6 +205,15 @@ func TestParseErrors(t *testing.T) {
 		{"totp mount empty", addr + `totp_mount_point = "/"`, 2, `totp_mount_point "/" is empty; set it to the mount path of the secrets engine, such as "totp"`},
 		{"totp mount dot-dot", addr + `totp_mount_point = "totp/../sys"`, 2, `totp_mount_point "totp/../sys" has an empty, "." or ".." segment`},
 		{"totp mount query", addr + `totp_mount_point = "totp?x"`, 2, `totp_mount_point "totp?x" contains "?"`},
+		{"unix relative", `vault_addr = "unix://proxy.sock"`, 1, `vault_addr "unix://proxy.sock" is not an absolute socket path`},
+		{"unix opaque", `vault_addr = "unix:proxy.sock"`, 1, "is not an absolute socket path"},
+		{"unix no path", `vault_addr = "unix://"`, 1, "names no absolute socket path"},
+		{"unix host and path", `vault_addr = "unix://localhost/run/p.sock"`, 1, "is not an absolute socket path"},
+		{"unix not clean", `vault_addr = "unix:///run/x/../p.sock"`, 1, `is not a clean path; write it as "unix:///run/p.sock"`},
+		{"unix query", `vault_addr = "unix:///run/p.sock?x=1"`, 1, "holds a query or fragment"},
+		{"unix too long", `vault_addr = "unix:///` + strings.Repeat("s", 108) + `"`, 1, "is 109 bytes long; a unix socket path holds at most 107"},
+		{"unix with others", `vault_addr = "https://vault.example.com, unix:///run/p.sock"`, 1, `lists the unix socket "unix:///run/p.sock" with other addresses`},
+		{"unix with token_file", `vault_addr = "unix:///run/p.sock"` + "\n" + `token_file = "/run/t"`, 2, "token_file is set, but vault_addr is a Vault Proxy socket"},
 		{"ca_cert relative", addr + `ca_cert = "vault-ca.pem"`, 2, `ca_cert "vault-ca.pem" is not an absolute path, so the working directory of the process that authenticates would choose it; give the absolute path`},
 		{"ca_cert dot-relative", addr + `ca_cert = "./vault-ca.pem"`, 2, `ca_cert "./vault-ca.pem" is not an absolute path`},
 		{"ca_path relative", addr + "\n" + `ca_path = "certs"`, 3, `ca_path "certs" is not an absolute path`},

@@ -16,6 +16,13 @@ import (
 // and c_rehash make them; the links are followed by hand, and the directory
 // of each link in the chain must pass the rules too.
 
+// caRole is the role of a CA file, for checkFile's fixes.
+var caRole = fileRole{
+	setting: "ca_cert or ca_path",
+	noun:    "a CA file",
+	missing: "point ca_cert or ca_path at the CA certificates",
+}
+
 // maxLinkHops bounds the symbolic links followed to reach one file.
 const maxLinkHops = 8
 
@@ -44,7 +51,7 @@ func ReadTrusted(path string, limit int) ([]byte, error) {
 	if kind := st.Mode & syscall.S_IFMT; kind != syscall.S_IFREG {
 		return nil, errorf(final, 0, "is %s, not a regular file", fileKind(kind))
 	}
-	if err := checkFile(final, &st, euid); err != nil {
+	if err := checkFile(final, &st, euid, caRole); err != nil {
 		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))

@@ -13,18 +13,23 @@ type record struct {
 	warnings                 []string
 	debug                    bool
 	start                    time.Time
+	totp                     bool // TOTP mode: the token is a code
 }
 
 // verdict builds the verdict of result with err as its reason.
 func (r *record) verdict(result Result, err error) Verdict {
 	var b strings.Builder
-	switch result {
-	case Success:
+	switch {
+	case result == Success && r.totp:
+		b.WriteString("accepted Vault TOTP code")
+	case result == Success:
 		b.WriteString("accepted Vault OTP")
-	case AuthErr:
+	case result == AuthErr:
 		b.WriteString("authentication failure")
-	case Unavailable:
+	case result == Unavailable:
 		b.WriteString("Vault unavailable")
+	case result == Ignore:
+		b.WriteString("ignored (nullok)")
 	default:
 		b.WriteString("configuration error")
 	}
@@ -52,7 +57,10 @@ func (r *record) verdict(result Result, err error) Verdict {
 	}
 	b.WriteString(tail.String())
 	v := Verdict{Result: result, Log: b.String()}
-	if result == Unavailable {
+	switch {
+	case result == Unavailable && r.totp:
+		v.Message = unavailableCodeMessage
+	case result == Unavailable:
 		v.Message = unavailableMessage
 	}
 	return v

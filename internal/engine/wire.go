@@ -92,8 +92,8 @@ func ReadVerdict(buf []byte) (Verdict, error) {
 	// As strict as the adapter's decode_verdict: one digit, and strings
 	// that fit its buffers.
 	r := fields[0]
-	if len(r) != 1 || r[0] < '0'+byte(Success) || r[0] > '0'+byte(ServiceErr) {
-		return Verdict{}, fmt.Errorf("verdict result %q is not one of 0-3", r)
+	if len(r) != 1 || r[0] < '0'+byte(Success) || r[0] > '0'+byte(MaxResult) {
+		return Verdict{}, fmt.Errorf("verdict result %q is not one of 0-%d", r, MaxResult)
 	}
 	if len(fields[1]) > MaxMessage || len(fields[2]) > MaxLog {
 		return Verdict{}, fmt.Errorf("verdict message or log is longer than %d or %d bytes", MaxMessage, MaxLog)

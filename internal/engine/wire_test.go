@@ -184,7 +184,7 @@ func TestReadVerdictRejects(t *testing.T) {
 		{"one field", "0\x00"},
 		{"two fields", "0\x00m\x00"},
 		{"four fields", "0\x00m\x00l\x00x\x00"},
-		{"result 4", "4\x00m\x00l\x00"},
+		{"result 5", "5\x00m\x00l\x00"},
 		{"result 9", "9\x00m\x00l\x00"},
 		{"result -1", "-1\x00m\x00l\x00"},
 		{"result 10", "10\x00m\x00l\x00"},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,7 +28,9 @@ const MaxAnswer = 64 << 10
 type Client struct {
 	bases     []*url.URL // vault_addr's addresses, in the order tried
 	mount     string
+	totpMount string
 	namespace string
+	socket    string        // the Vault Proxy socket every request goes to, if any
 	timeout   time.Duration // bounds a request whose context has no deadline
 	token     string        // sent as X-Vault-Token when set (WithToken)
 	http      *http.Client
@@ -35,7 +38,10 @@ type Client struct {
 
 // NewClient builds a client from cfg alone. It reads the CA files named by
 // cfg but nothing from the environment, and the HTTP transport it uses has
-// no proxy and its own TLS settings.
+// no proxy and its own TLS settings. When vault_addr is a unix socket, the
+// transport connects to it and nowhere else, after holding it to the config
+// file's rules (config.CheckSocket); a socket that does not exist yet is
+// left to the connection to report.
 func NewClient(cfg *config.Config) (*Client, error) {
 	var bases []*url.URL
 	for _, addr := range cfg.VaultAddrs {
@@ -52,9 +58,20 @@ func NewClient(cfg *config.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: -1}
+	dial := dialer.DialContext
+	socket := cfg.SocketPath()
+	if socket != "" {
+		if err := config.CheckSocket(socket); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: vault_addr: %w", ErrConfig, err)
+		}
+		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "unix", socket)
+		}
+	}
 	transport := &http.Transport{
 		Proxy:                  nil, // never HTTP_PROXY and friends
-		DialContext:            (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: -1}).DialContext,
+		DialContext:            dial,
 		TLSClientConfig:        tlsConf,
 		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
@@ -65,7 +82,9 @@ func NewClient(cfg *config.Config) (*Client, error) {
 	return &Client{
 		bases:     bases,
 		mount:     cfg.SSHMountPoint,
+		totpMount: cfg.TOTPMountPoint,
 		namespace: cfg.Namespace,
+		socket:    socket,
 		timeout:   cfg.Timeout,
 		http: &http.Client{
 			Transport: transport,
@@ -292,6 +311,10 @@ func (c *Client) sendTo(ctx context.Context, base *url.URL, method, path string,
 }
 
 func (c *Client) newRequest(ctx context.Context, base *url.URL, method, path string, body []byte) (*http.Request, error) {
+	if base.Scheme == "unix" {
+		// The transport dials the socket whatever the URL's host is.
+		base = &url.URL{Scheme: "http", Host: "localhost"}
+	}
 	u := base.JoinPath("v1")
 	rel, err := url.Parse(path)
 	if err != nil {

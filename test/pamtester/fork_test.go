@@ -12,6 +12,7 @@ import (
 const (
 	codeSuccess     = "0"
 	codeServiceErr  = "3"
+	codePermDenied  = "6"
 	codeAuthErr     = "7"
 	codeUnavailable = "9"
 )

@@ -14,14 +14,25 @@ import (
 // SSH_CONNECTION there.
 func (e *env) login(t *testing.T, service, user, token string, env ...string) (prompts int, err error) {
 	t.Helper()
+	p, err := e.loginPrompts(t, service, user, token, env...)
+	return len(p), err
+}
+
+// loginPrompts is login returning the prompts, each as "echo off: " or
+// "echo on: " and its text.
+func (e *env) loginPrompts(t *testing.T, service, user, token string, env ...string) (prompts []string, err error) {
+	t.Helper()
 	// This path logs to the real syslog, which the suite does not read; the
 	// token still joins the journal so that no other run may log it.
 	journal.Record(t, 0, []string{token}, nil)
 	tx, err := pam.StartConfDir(service, user, pam.ConversationFunc(
-		func(s pam.Style, _ string) (string, error) {
+		func(s pam.Style, msg string) (string, error) {
 			switch s {
-			case pam.PromptEchoOff, pam.PromptEchoOn:
-				prompts++
+			case pam.PromptEchoOff:
+				prompts = append(prompts, "echo off: "+msg)
+				return token, nil
+			case pam.PromptEchoOn:
+				prompts = append(prompts, "echo on: "+msg)
 				return token, nil
 			}
 			return "", nil

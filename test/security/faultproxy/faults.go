@@ -46,6 +46,19 @@ func Respond(status int, body string) Fault {
 	}}
 }
 
+// Echo answers every request with status and Vault's error envelope
+// holding the request's own body, as only a server that is not Vault
+// would: a client that logged Vault's errors would log what it sent.
+func Echo(status int) Fault {
+	return Fault{Name: "echo the request", serve: func(_ *Proxy, w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+		answer, _ := json.Marshal(map[string][]string{"errors": {"you sent " + string(body)}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(answer)
+	}}
+}
+
 // Redirect answers every request with a 307 to location, which keeps the
 // method and body: a client that followed it would carry the OTP there.
 func Redirect(location string) Fault {
