@@ -30,7 +30,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path '.
 # `pam-vault-check -version` prints and what the packages are called.
 VERSION := $(shell scripts/version.sh)
 
-.PHONY: all install uninstall test unit integration demo vault deps clean fmt \
+.PHONY: all install uninstall test unit integration demo vault step-ca deps clean fmt \
 	asan sanitize fuzz bench package FORCE
 
 all: $(BUILD)/pam_vault.so $(BUILD)/pam_vault_go.so $(BUILD)/pam-vault-check
@@ -138,6 +138,11 @@ package:
 vault:
 	@scripts/vault-bin.sh
 
+# The pinned step-ca the certificate tests (test/sshcert) run as a second
+# SSH CA, built once and cached.
+step-ca:
+	@scripts/step-ca-bin.sh
+
 UNIT_PKGS := ./internal/... ./cmd/...
 
 GO_SOURCES = $$(find . -name '*.go' -not -path './test/vault/*')
@@ -157,7 +162,7 @@ unit:
 	cd packaging && $(GO) test -count=1 ./...
 
 integration: all package
-	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" \
+	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" STEP_CA_BIN="$$(scripts/step-ca-bin.sh)" \
 		$(GO) test -count=1 -timeout 30m -v -skip '^TestSanitizers$$' ./test/... 2>&1 | tee $(BUILD)/integration.log
 
 fmt:

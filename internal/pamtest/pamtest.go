@@ -4,7 +4,12 @@
 // files (ServiceDir, WriteConfig, ConfigText), running programs under
 // pam_wrapper (WrapperEnv, Exec, Pamtester) and reading what they logged
 // (ParseSyslog, Logged), and compiling the small C programs the tests drive
-// libpam with (CompileC).
+// libpam with (CompileC). For the suites that run real PAM applications as
+// root (sshd, su, sudo): a private mount namespace with the test's own
+// /etc/pam.d and /dev/log (Mounts), a socket that captures syslog
+// (SyslogSink, LogBook), test users (CreateUser), system commands
+// (RunTool), and a lock that makes such suites take turns (LockMachine).
+// A Journal checks that no token a suite typed reached a captured line.
 //
 // It imports only the standard library, so that any test support package,
 // internal/testvault included, may use it.
@@ -168,11 +173,20 @@ func WrapperEnv(serviceDir ServiceDir, debugLevel int, preload ...string) []stri
 	}
 }
 
-// LogLine is one pam_syslog call, as pam_wrapper printed it.
+// Syslog severities (RFC 5424) the tests look at.
+const (
+	LogErr   = 3
+	LogDebug = 7
+)
+
+// LogLine is one pam_syslog call, as pam_wrapper printed it or a
+// SyslogSink received it.
 type LogLine struct {
-	Priority int    // the syslog priority; 7 is LOG_DEBUG
+	Priority int    // the syslog severity, 0 to 7 (LogDebug); -1 if unknown
 	Text     string // the message
 }
+
+func (l LogLine) String() string { return fmt.Sprintf("<%d> %s", l.Priority, l.Text) }
 
 // syslogLine matches how pam_wrapper prints a pam_syslog call on stderr,
 // with its priority.

@@ -8,8 +8,8 @@
 // end; mount namespaces; network namespaces), `make` to have built build/,
 // and a Vault binary (VAULT_BIN). Without root or a tool they skip with the
 // reason, unless CI is set in the environment, in which case they fail.
-// Two runs on one machine take turns (an abstract unix socket,
-// @pam_vault-test-sshd, is held while one runs). SSHD_TEST_LOGS=1 prints
+// It takes turns with other runs and with the other suites that create
+// users (pamtest.LockMachine). SSHD_TEST_LOGS=1 prints
 // every sshd's log and syslog lines at its end (they are printed anyway
 // when a test fails).
 //
@@ -37,11 +37,11 @@
 //
 // sshd always uses the PAM service name "sshd" (OpenSSH 9.2 has no
 // PAMServiceName option), and the machine's /etc/pam.d/sshd must not change.
-// Each sshd therefore runs in a private mount namespace: testdata/pamns.sh,
-// started under `unshare --mount --propagation private`, bind-mounts the
-// test's own pam.d directory over /etc/pam.d and replaces /dev with a small
-// tmpfs holding the usual device nodes (bind-mounted from the real /dev) and
-// a /dev/log that is the test's unixgram socket. The mounts exist only for
+// Each sshd therefore runs in a private mount namespace (pamtest.Mounts,
+// which test/localsvc shares): it bind-mounts the test's own pam.d
+// directory over /etc/pam.d and replaces /dev with a small tmpfs holding the
+// usual device nodes (bind-mounted from the real /dev) and a /dev/log that
+// is the test's unixgram socket (pamtest.SyslogSink). The mounts exist only for
 // that sshd and its children and vanish when the last of them exits; nothing
 // is written to the real /etc or /dev. The socket makes every pam_syslog line
 // of the module (and of pam_unix) visible to the test, including pam_vault's

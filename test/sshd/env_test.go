@@ -1,16 +1,12 @@
 package sshd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"pam_vault/internal/pamtest"
 	"pam_vault/internal/testvault"
@@ -22,15 +18,6 @@ const (
 	mount     = "ssh"
 	role      = "otp_key_role"
 	roleCIDRs = "127.0.0.0/8,::1/128,10.200.0.0/16,fd00:200::/64"
-	// privsepDir is the directory Debian's sshd insists on at start-up.
-	privsepDir = "/run/sshd"
-	// commandTimeout bounds every account and network command.
-	commandTimeout = 30 * time.Second
-	// runLockName is an abstract unix socket held while the suite runs: two
-	// runs on one machine would share the user and the network namespace.
-	runLockName = "@pam_vault-test-sshd"
-	// runLockWait bounds the wait for another run to finish.
-	runLockWait = 15 * time.Minute
 )
 
 // tools are the programs the suite runs, besides the built ones.
@@ -41,8 +28,8 @@ var tools = []string{"/usr/sbin/sshd", "ssh", "sshpass", "unshare", "mount", "ip
 type env struct {
 	build string // the repository's build directory
 	vault *testvault.Server
-	user  *testUser
-	lock  net.Listener // the run lock; nil once released
+	user  *pamtest.User
+	lock  net.Listener // pamtest.LockMachine's lock; nil once released
 }
 
 var (
@@ -86,7 +73,7 @@ func newEnv() (_ *env, err error) {
 	if err := pamtest.Tools(tools...); err != nil {
 		return nil, err
 	}
-	if e.lock, err = acquireRunLock(); err != nil {
+	if e.lock, err = pamtest.LockMachine("sshd"); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -96,9 +83,6 @@ func newEnv() (_ *env, err error) {
 			}
 		}
 	}()
-	if err := makePrivsepDir(); err != nil {
-		return nil, err
-	}
 	if e.vault, err = testvault.Start(testvault.Options{}); err != nil {
 		return nil, err
 	}
@@ -108,50 +92,17 @@ func newEnv() (_ *env, err error) {
 	if err := e.vault.WriteOTPRole(mount, role, testUserName, roleCIDRs); err != nil {
 		return nil, err
 	}
-	if e.user, err = createTestUser(testUserName); err != nil {
+	if e.user, err = pamtest.CreateUser(testUserName, userComment); err != nil {
 		return nil, err
 	}
 	return e, nil
-}
-
-// acquireRunLock waits, at most runLockWait, until no other run of this
-// suite holds the lock, and takes it. The kernel releases it when this
-// process exits, however it exits.
-func acquireRunLock() (net.Listener, error) {
-	deadline := time.Now().Add(runLockWait)
-	for waited := false; ; waited = true {
-		l, err := net.Listen("unix", runLockName)
-		if err == nil {
-			return l, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("another run of the sshd tests held %s for %s: %w", runLockName, runLockWait, err)
-		}
-		if !waited {
-			fmt.Fprintf(os.Stderr, "sshd tests: waiting for another run to finish (%v)\n", err)
-		}
-		time.Sleep(time.Second)
-	}
-}
-
-// makePrivsepDir creates /run/sshd (mode 0755) when it is missing, as
-// Debian's service start-up does. It is left in place: another sshd may
-// need it by then, and /run is emptied at boot.
-func makePrivsepDir() error {
-	if _, err := os.Stat(privsepDir); err == nil {
-		return nil
-	}
-	if err := os.Mkdir(privsepDir, 0o755); err != nil && !os.IsExist(err) {
-		return fmt.Errorf("create sshd's privilege separation directory: %w", err)
-	}
-	return nil
 }
 
 // close removes the user, stops Vault and releases the run lock.
 func (e *env) close() error {
 	var errs []error
 	if e.user != nil {
-		errs = append(errs, e.user.remove())
+		errs = append(errs, e.user.Remove())
 	}
 	if e.vault != nil {
 		e.vault.Close()
@@ -177,18 +128,4 @@ func (e *env) otp(t *testing.T, user, ip string) string {
 		t.Fatalf("issuing an OTP for %s@%s: %v", user, ip, err)
 	}
 	return otp
-}
-
-// run runs a system command under commandTimeout and returns its output;
-// the error names the command and includes what it printed.
-func run(name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return string(out), nil
 }

@@ -5,23 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 )
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // writeFiles writes the host key, sshd_config, pam_vault's config and the
 // PAM service directory into s.dir.
@@ -51,10 +40,8 @@ func (s *server) writeFiles(e *env) error {
 		{"pam.d/other", "auth required pam_deny.so\naccount required pam_deny.so\n" +
 			"session required pam_deny.so\npassword required pam_deny.so\n"},
 	}
-	for _, d := range []string{"pam.d", "dev"} {
-		if err := os.Mkdir(filepath.Join(s.dir, d), 0o755); err != nil {
-			return fmt.Errorf("sshd files: %w", err)
-		}
+	if err := os.Mkdir(filepath.Join(s.dir, "pam.d"), 0o755); err != nil {
+		return fmt.Errorf("sshd files: %w", err)
 	}
 	for _, f := range files {
 		// 0600: sshd wants its host key private, pam_vault its config

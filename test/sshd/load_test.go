@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"pam_vault/internal/pamtest"
 )
 
 const (
@@ -26,7 +28,7 @@ func TestLoad(t *testing.T) {
 	s := e.startServer(t, serverOptions{config: configText(e.vault.Addr), moduleArgs: []string{"debug"}})
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
-	sysMark, logMark := s.syslog.mark(), s.log.mark()
+	sysMark, logMark := s.syslog.Mark(), s.log.Mark()
 
 	login := func(otp string) error {
 		s.typedToken(otp)
@@ -62,19 +64,19 @@ func TestLoad(t *testing.T) {
 	}
 
 	const total = sequentialLogins + concurrentLogins
-	lines, err := s.syslog.waitUntil(sysMark, fmt.Sprintf("%d accepted OTPs", total), func(l []syslogLine) bool {
-		return countLines(l, "pam_vault(sshd:auth): accepted Vault OTP") >= total
+	lines, err := s.syslog.WaitUntil(sysMark, fmt.Sprintf("%d accepted OTPs", total), func(l []pamtest.LogLine) bool {
+		return pamtest.CountLines(l, "pam_vault(sshd:auth): accepted Vault OTP") >= total
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkModuleLines(t, lines, total)
-	if _, err := s.log.waitUntil(logMark, fmt.Sprintf("%d accepted logins", total), func(l []logText) bool {
-		return countLines(l, "Accepted keyboard-interactive/pam for "+testUserName) >= total
+	if _, err := s.log.WaitUntil(logMark, fmt.Sprintf("%d accepted logins", total), func(l []logText) bool {
+		return pamtest.CountLines(l, "Accepted keyboard-interactive/pam for "+testUserName) >= total
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range s.log.since(logMark) {
+	for _, l := range s.log.Since(logMark) {
 		if text := strings.ToLower(string(l)); strings.Contains(text, "error") || strings.Contains(text, "fatal") ||
 			strings.Contains(text, "pam:") {
 			t.Errorf("sshd logged a problem: %s", l)
@@ -85,20 +87,20 @@ func TestLoad(t *testing.T) {
 // checkModuleLines fails t unless pam_vault logged exactly want accepted
 // OTPs, each verified in process, and nothing else; and nothing at all was
 // logged at LOG_ERR or above.
-func checkModuleLines(t *testing.T, lines []syslogLine, want int) {
+func checkModuleLines(t *testing.T, lines []pamtest.LogLine, want int) {
 	t.Helper()
 	var accepted, inProcess int
 	for _, l := range lines {
-		if l.severity >= 0 && l.severity <= logErr {
+		if l.Priority >= 0 && l.Priority <= pamtest.LogErr {
 			t.Errorf("an error was logged: %s", l)
 		}
-		if !strings.Contains(l.text, "pam_vault(") {
+		if !strings.Contains(l.Text, "pam_vault(") {
 			continue
 		}
 		switch {
-		case strings.Contains(l.text, "accepted Vault OTP"):
+		case strings.Contains(l.Text, "accepted Vault OTP"):
 			accepted++
-		case l.severity == logDebug && strings.Contains(l.text, "verifying in process"):
+		case l.Priority == pamtest.LogDebug && strings.Contains(l.Text, "verifying in process"):
 			inProcess++
 		default:
 			t.Errorf("pam_vault logged an unexpected line: %s", l)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // otherUser is a user name Vault issues OTPs for that is not the one
@@ -45,18 +47,18 @@ func TestLogin(t *testing.T) {
 	}
 	// The keyboard-interactive child sshd forks after pam_start loaded the
 	// engine itself and decided in process: the path DESIGN.md is about.
-	if n := countLines(s.syslog.since(0), "pam_vault(sshd:auth): verifying in process"); n == 0 {
-		t.Errorf("no attempt was verified in process:\n%s", formatLines(s.syslog.since(0)))
+	if n := pamtest.CountLines(s.syslog.Since(0), "pam_vault(sshd:auth): verifying in process"); n == 0 {
+		t.Errorf("no attempt was verified in process:\n%s", pamtest.FormatLines(s.syslog.Since(0)))
 	}
-	if n := countLines(s.syslog.since(0), "verifying in a helper process"); n != 0 {
-		t.Errorf("%d attempts went to the helper without a password attempt before them:\n%s", n, formatLines(s.syslog.since(0)))
+	if n := pamtest.CountLines(s.syslog.Since(0), "verifying in a helper process"); n != 0 {
+		t.Errorf("%d attempts went to the helper without a password attempt before them:\n%s", n, pamtest.FormatLines(s.syslog.Since(0)))
 	}
 }
 
 // expectLogin makes one login with c and checks its outcome and logs.
 func (s *server) expectLogin(t *testing.T, c client, host string, tc loginCase) {
 	t.Helper()
-	sysMark, logMark := s.syslog.mark(), s.log.mark()
+	sysMark, logMark := s.syslog.Mark(), s.log.Mark()
 	r := c.login(context.Background(), s, host, testUserName, tc.token)
 	if tc.ok {
 		if r.err != nil || r.output != testUserName+"\n" {
@@ -76,7 +78,7 @@ func (s *server) expectLogin(t *testing.T, c client, host string, tc loginCase) 
 // expectLog fails t unless sshd logs a line holding every part after mark.
 func (s *server) expectLog(t *testing.T, mark int, parts ...string) {
 	t.Helper()
-	if _, err := s.log.waitFor(mark, parts...); err != nil {
+	if _, err := s.log.WaitFor(mark, parts...); err != nil {
 		t.Fatalf("sshd log: %v", err)
 	}
 }
@@ -84,7 +86,7 @@ func (s *server) expectLog(t *testing.T, mark int, parts ...string) {
 // expectSyslog fails t unless a syslog line after mark holds every part.
 func (s *server) expectSyslog(t *testing.T, mark int, parts ...string) {
 	t.Helper()
-	if _, err := s.syslog.waitFor(mark, parts...); err != nil {
+	if _, err := s.syslog.WaitFor(mark, parts...); err != nil {
 		t.Fatalf("syslog: %v", err)
 	}
 }

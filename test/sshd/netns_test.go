@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // topology is the test network: a namespace for the SSH host, joined to the
@@ -70,7 +72,7 @@ func (topo *topology) build() error {
 		{"ip", "-n", topo.ns, "link", "set", topo.hostIf, "up"},
 	}
 	for _, step := range steps {
-		if _, err := run(step[0], step[1:]...); err != nil {
+		if _, err := pamtest.RunTool(step[0], step[1:]...); err != nil {
 			return err
 		}
 	}
@@ -79,17 +81,17 @@ func (topo *topology) build() error {
 
 // remove deletes the link (both ends) and the namespace.
 func (topo *topology) remove() error {
-	_, linkErr := run("ip", "link", "delete", topo.rootIf)
-	_, nsErr := run("ip", "netns", "delete", topo.ns)
+	_, linkErr := pamtest.RunTool("ip", "link", "delete", topo.rootIf)
+	_, nsErr := pamtest.RunTool("ip", "netns", "delete", topo.ns)
 	return errors.Join(linkErr, nsErr)
 }
 
 // check reports an error if the namespace or the link still exists.
 func (topo *topology) check() error {
-	if out, err := run("ip", "netns", "list"); err != nil || containsWord(out, topo.ns) {
+	if out, err := pamtest.RunTool("ip", "netns", "list"); err != nil || containsWord(out, topo.ns) {
 		return fmt.Errorf("network namespace %s still exists (%v): %s", topo.ns, err, out)
 	}
-	if _, err := run("ip", "link", "show", topo.rootIf); err == nil {
+	if _, err := pamtest.RunTool("ip", "link", "show", topo.rootIf); err == nil {
 		return fmt.Errorf("link %s still exists", topo.rootIf)
 	}
 	return nil

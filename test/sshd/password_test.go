@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"pam_vault/internal/pamtest"
 )
 
 // setcredDenied is how sshd's monitor reports that pam_setcred failed; it
@@ -45,7 +47,7 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 		{"OTP-shaped password, then a valid OTP", randomUUID(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sysMark, logMark := s.syslog.mark(), s.log.mark()
+			sysMark, logMark := s.syslog.Mark(), s.log.Mark()
 			otp := e.otp(t, testUserName, "127.0.0.1")
 			s.typedToken(tc.password)
 			s.typedToken(otp)
@@ -77,7 +79,7 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 		moduleArgs: []string{"debug"},
 	})
 	t.Run("wrong password, then a valid OTP, under [default=ok]", func(t *testing.T) {
-		sysMark, logMark := okServer.syslog.mark(), okServer.log.mark()
+		sysMark, logMark := okServer.syslog.Mark(), okServer.log.Mark()
 		otp := e.otp(t, testUserName, "127.0.0.1")
 		okServer.typedToken(otp)
 		r := goLogin(context.Background(), okServer, "127.0.0.1", testUserName,
@@ -96,7 +98,7 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 		server  *server
 	}{{"requisite", s}, {"[default=ok]", okServer}} {
 		t.Run("wrong password, then a wrong OTP, under "+srv.control, func(t *testing.T) {
-			sysMark := srv.server.syslog.mark()
+			sysMark := srv.server.syslog.Mark()
 			wrong := randomUUID(t)
 			srv.server.typedToken(wrong)
 			r := goLogin(context.Background(), srv.server, "127.0.0.1", testUserName,
@@ -111,7 +113,7 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 
 	// An OTP typed at the password method is verified in the monitor itself.
 	t.Run("OTP through the password method, OpenSSH client", func(t *testing.T) {
-		sysMark, logMark := s.syslog.mark(), s.log.mark()
+		sysMark, logMark := s.syslog.Mark(), s.log.Mark()
 		otp := e.otp(t, testUserName, "127.0.0.1")
 		s.typedToken(otp)
 		r := opensshLogin(context.Background(), s, "127.0.0.1", testUserName, otp, "password")
@@ -130,7 +132,7 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 			methods:    "password,keyboard-interactive",
 			moduleArgs: []string{"debug"},
 		})
-		sysMark, logMark := both.syslog.mark(), both.log.mark()
+		sysMark, logMark := both.syslog.Mark(), both.log.Mark()
 		first, second := e.otp(t, testUserName, "127.0.0.1"), e.otp(t, testUserName, "127.0.0.1")
 		both.typedToken(first)
 		both.typedToken(second)
@@ -142,9 +144,9 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 		both.expectLog(t, logMark, "Partial password for "+testUserName)
 		both.expectSyslog(t, sysMark, "pam_vault(sshd:auth): engine was loaded by ancestor process",
 			"verifying in a helper process")
-		lines := both.syslog.since(sysMark)
-		if n := countLines(lines, "pam_vault(sshd:auth): accepted Vault OTP"); n != 2 {
-			t.Fatalf("want 2 accepted OTPs, got %d:\n%s", n, formatLines(lines))
+		lines := both.syslog.Since(sysMark)
+		if n := pamtest.CountLines(lines, "pam_vault(sshd:auth): accepted Vault OTP"); n != 2 {
+			t.Fatalf("want 2 accepted OTPs, got %d:\n%s", n, pamtest.FormatLines(lines))
 		}
 		both.expectSyslog(t, sysMark, "pam_unix(sshd:session): session opened for user "+testUserName)
 	})
@@ -158,7 +160,7 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 		if r.err != nil || r.output != testUserName+"\n" {
 			t.Fatalf("the baseline stack does not log in by keyboard-interactive alone: %v", r)
 		}
-		logMark := unix.log.mark()
+		logMark := unix.log.Mark()
 		r = goLogin(context.Background(), unix, "127.0.0.1", testUserName,
 			ssh.Password("not-the-password"), ssh.KeyboardInteractive(answerWith(password)))
 		unix.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
@@ -181,7 +183,7 @@ func setPassword(t *testing.T, user string) string {
 		t.Fatalf("chpasswd: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
-		if _, err := run("usermod", "--password", "*", user); err != nil {
+		if _, err := pamtest.RunTool("usermod", "--password", "*", user); err != nil {
 			t.Errorf("reset the password of %s: %v", user, err)
 		}
 	})

@@ -1,0 +1,113 @@
+package pamtest
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// mountnsScript sets up the namespace; see mountns.sh.
+//
+//go:embed mountns.sh
+var mountnsScript string
+
+// Mounts describes a private mount namespace for a PAM application under
+// test (sshd, su, sudo): files of the test stand in for the machine's, such
+// as a service directory over /etc/pam.d and a sudoers over /etc/sudoers,
+// and /dev is a small tmpfs holding the usual device nodes (bind-mounted
+// from the real /dev) and a /dev/log that is the test's socket. The mounts
+// exist only for the application and its children and vanish when the last
+// of them exits; nothing is written to the machine's /etc or /dev, and the
+// application runs the machine's unmodified libpam, as in production.
+type Mounts struct {
+	// Dir is a directory of the test's own, in which the new /dev is
+	// built (Dir/dev).
+	Dir string
+	// Syslog is the socket that becomes /dev/log: a SyslogSink's Path.
+	Syslog string
+	// Binds are mounted in order, each Source over its Target, which
+	// must exist and be of the same kind (file or directory).
+	Binds []Bind
+}
+
+// Bind is one bind mount of Mounts.
+type Bind struct {
+	Source, Target string
+}
+
+// Command returns the command line that runs argv in the namespace m
+// describes. It needs root.
+func (m Mounts) Command(argv ...string) []string {
+	args := []string{"unshare", "--mount", "--propagation", "private",
+		"/bin/sh", "-c", mountnsScript, "mountns.sh", m.Dir, m.Syslog}
+	for _, b := range m.Binds {
+		args = append(args, b.Source, b.Target)
+	}
+	args = append(args, "--")
+	return append(args, argv...)
+}
+
+// MountNS returns the mount namespace of process pid, as readlink
+// /proc/PID/ns/mnt shows it, and an error if it is this process's own: a
+// program that was to run in a private namespace does not.
+func MountNS(pid int) (string, error) {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil {
+		return "", fmt.Errorf("the mount namespace of process %d: %w", pid, err)
+	}
+	own, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil || own == ns {
+		return "", fmt.Errorf("process %d does not run in a private mount namespace (%s, own %s, %v)", pid, ns, own, err)
+	}
+	return ns, nil
+}
+
+// KillMountNS kills every process in the mount namespace ns (as MountNS
+// returned it) and waits, at most wait, until none is left. A private
+// namespace holds only what the test started, however deep the processes'
+// sessions and process groups go. It refuses this process's own namespace.
+func KillMountNS(ns string, wait time.Duration) error {
+	if ns == "" {
+		return nil
+	}
+	own, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil || own == ns {
+		return fmt.Errorf("refusing to kill the processes of mount namespace %s (own %s, %v)", ns, own, err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		pids := pidsInMountNS(ns)
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v of mount namespace %s outlived SIGKILL by %s", pids, ns, wait)
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pidsInMountNS lists the processes whose mount namespace is ns. Zombies
+// are left out: they hold no namespace any more and go once their parent
+// reaps them.
+func pidsInMountNS(ns string) []int {
+	entries, _ := filepath.Glob("/proc/[0-9]*")
+	var pids []int
+	for _, dir := range entries {
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if link, err := os.Readlink(dir + "/ns/mnt"); err == nil && link == ns {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
