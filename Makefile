@@ -24,10 +24,14 @@ ADAPTER_LDFLAGS = -shared -Wl,--version-script=cgo/pam_vault.map
 HARDENING       = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now
 
 BUILD   := build
-GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path './bench/*') go.mod go.sum
+GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path './bench/*' \
+	-not -path './packaging/*') go.mod go.sum
+# The one version string (scripts/version.sh says how it is made): what
+# `pam-vault-check -version` prints and what the packages are called.
+VERSION := $(shell scripts/version.sh)
 
-.PHONY: all install uninstall test unit integration demo vault deps clean fmt \
-	asan sanitize fuzz bench FORCE
+.PHONY: all install uninstall test unit integration demo vault step-ca deps clean fmt \
+	asan sanitize fuzz bench package FORCE
 
 all: $(BUILD)/pam_vault.so $(BUILD)/pam_vault_go.so $(BUILD)/pam-vault-check
 
@@ -36,6 +40,11 @@ all: $(BUILD)/pam_vault.so $(BUILD)/pam_vault_go.so $(BUILD)/pam-vault-check
 $(BUILD)/sbindir: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(SBINDIR)' | cmp -s - $@ || echo '$(SBINDIR)' > $@
+
+# Likewise the version, compiled into pam-vault-check.
+$(BUILD)/version: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
 
 $(BUILD)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map $(BUILD)/sbindir
 	$(CC) $(CFLAGS) $(HARDENING) $(ADAPTER_CFLAGS) $(LDFLAGS) $(ADAPTER_LDFLAGS) -o $@ cgo/pam_vault.c -lpam
@@ -48,9 +57,10 @@ $(BUILD)/pam_vault_go.so: $(GOFILES) pam_vault/loader.c cgo/pam_vault_engine.h
 		-ldflags='-s -w -extldflags=-Wl,-z,nodelete' -o $@ ./pam_vault
 	@rm -f $(BUILD)/pam_vault_go.h
 
-$(BUILD)/pam-vault-check: $(GOFILES)
+$(BUILD)/pam-vault-check: $(GOFILES) $(BUILD)/version
 	@mkdir -p $(BUILD)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/pam-vault-check
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' \
+		-o $@ ./cmd/pam-vault-check
 
 # AddressSanitizer and UndefinedBehaviorSanitizer builds, for `make
 # sanitize`: the adapter, the engine (go build -asan instruments its cgo
@@ -112,9 +122,26 @@ uninstall:
 deps:
 	@scripts/install-deps.sh
 
+# build/pam-vault_$(VERSION)_amd64.deb and build/pam-vault-$(VERSION)-1.x86_64.rpm,
+# made by packaging/ (a Go module of its own, around nfpm). The packages put
+# pam-vault-check in /usr/sbin, so the adapter is built for that path
+# whatever SBINDIR says, and stripped as both distributions want.
+package:
+	@$(MAKE) --no-print-directory all SBINDIR=/usr/sbin
+	@mkdir -p $(BUILD)/package
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+		-o $(BUILD)/package/pam_vault.so $(BUILD)/pam_vault.so
+	cd packaging && $(GO) run . -version='$(VERSION)' -root=.. \
+		-adapter=$(BUILD)/package/pam_vault.so -out=$(BUILD)
+
 # The pinned Vault server the tests run, built once and cached.
 vault:
 	@scripts/vault-bin.sh
+
+# The pinned step-ca the certificate tests (test/sshcert) run as a second
+# SSH CA, built once and cached.
+step-ca:
+	@scripts/step-ca-bin.sh
 
 UNIT_PKGS := ./internal/... ./cmd/...
 
@@ -126,14 +153,16 @@ test: deps all
 	@test -z "$$(gofmt -l $(GO_SOURCES))" || \
 		{ echo "gofmt needed:"; gofmt -l $(GO_SOURCES); exit 1; }
 	$(GO) vet ./...
+	cd packaging && $(GO) vet ./...
 	$(MAKE) unit fuzz sanitize integration
 
 # internal/testvault's own tests start a real Vault, so unit needs one too.
 unit:
 	VAULT_BIN="$$(scripts/vault-bin.sh)" $(GO) test -race -count=1 $(UNIT_PKGS)
+	cd packaging && $(GO) test -count=1 ./...
 
-integration: all
-	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" \
+integration: all package
+	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" STEP_CA_BIN="$$(scripts/step-ca-bin.sh)" \
 		$(GO) test -count=1 -timeout 30m -v -skip '^TestSanitizers$$' ./test/... 2>&1 | tee $(BUILD)/integration.log
 
 fmt:

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -40,6 +41,18 @@
 #endif
 
 #define HELPER_NAME "pam-vault-check"
+
+/* The prompt of TOTP mode, asked with echo off. */
+#define TOTP_PROMPT "Verification code: "
+
+/*
+ * The helper's directory when it is not beside the module. The prefix lets
+ * `pam-vault-check doctor` read the directory out of this file, which
+ * exports nothing but the pam_sm_* functions (internal/doctor/files.go).
+ */
+#define SBINDIR_MARKER "pam_vault.sbindir="
+static const char helper_dir_record[] = SBINDIR_MARKER PAM_VAULT_SBINDIR;
+#define HELPER_DIR (helper_dir_record + sizeof(SBINDIR_MARKER) - 1)
 
 /*
  * The helper's hard deadline: the longest timeout a config file may set
@@ -66,16 +79,123 @@ static const char *const engine_env_vars[] = {
 	"HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", NULL,
 };
 
-static const char *engine_env_var_set(void)
+/*
+ * The environment block the engine's Go runtime reads when it starts: glibc
+ * calls the constructors of an object it loads with the process's argc and
+ * argv, the engine's as this one's, and the runtime reads the array after
+ * argv. clearenv(), unsetenv() after setenv() and an assignment to environ
+ * leave that array as it was, so environ alone does not show what Go will
+ * read. Set once, before PAM can call the module; read only.
+ */
+static char **initial_environ;
+
+__attribute__((constructor)) static void record_initial_environ(int argc,
+								char **argv,
+								char **envp)
 {
-	for (int i = 0; engine_env_vars[i] != NULL; i++)
-		if (getenv(engine_env_vars[i]) != NULL)
-			return engine_env_vars[i];
+	(void)envp; /* environ as it is now, not the block Go reads */
+	if (argc >= 0 && argv != NULL)
+		initial_environ = argv + argc + 1;
+}
+
+/* The first of engine_env_vars set in env, or NULL. */
+static const char *engine_env_var_in(char *const *env)
+{
+	for (; env != NULL && *env != NULL; env++)
+		for (int i = 0; engine_env_vars[i] != NULL; i++) {
+			size_t n = strlen(engine_env_vars[i]);
+			if (strncmp(*env, engine_env_vars[i], n) == 0 &&
+			    (*env)[n] == '=')
+				return engine_env_vars[i];
+		}
 	return NULL;
 }
 
-/* Serialises loading the engine between threads of one process. */
+/*
+ * Held while a thread of this process loads the engine. It is never waited
+ * for: a process forked while another of its threads held it has it held
+ * for good, by a thread it does not have.
+ */
 static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Under these limits the Go runtime does not fail, it kills the process
+ * ("failed to reserve page summary memory", "pthread_create failed",
+ * "netpollinit failed"), and the caller of a setuid program such as su sets
+ * them. Measured with Go 1.26 on amd64, a login in process needed about
+ * 1.6 GB of address space (it died at points up to 1.5 GB), 150 MB of data,
+ * 8 descriptors and 8 tasks; these have a margin for bigger machines, where
+ * the runtime starts more threads. RLIMIT_STACK is not here: pamtester died
+ * as often under an 80 KiB stack through the helper as in process, and both
+ * lived at 88 KiB.
+ */
+static const struct {
+	int resource;
+	const char *name;
+	rlim_t least;
+} engine_limits[] = {
+	{RLIMIT_AS, "RLIMIT_AS", (rlim_t)4 << 30},
+	{RLIMIT_DATA, "RLIMIT_DATA", (rlim_t)1 << 30},
+	{RLIMIT_NOFILE, "RLIMIT_NOFILE", 64},
+	{RLIMIT_NPROC, "RLIMIT_NPROC", 256},
+};
+
+/*
+ * Writes into why the reason the engine must not be loaded into this process
+ * now; returns 0 when loading it is safe. The Go runtime's threads never
+ * block SIGCHLD, SIGURG, SIGPROF or the first real-time signal, so once the
+ * engine is loaded they take those signals from a host that blocks them to
+ * read them with signalfd() or sigwait(): a SIGCHLD whose disposition is the
+ * default is then discarded.
+ */
+static int load_hazard(char *why, size_t len)
+{
+	const int taken[] = {SIGCHLD, SIGURG, SIGPROF, SIGRTMIN};
+	const char *const taken_names[] = {"SIGCHLD", "SIGURG", "SIGPROF", "SIGRTMIN"};
+	sigset_t mask;
+
+	if (pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0) {
+		snprintf(why, len, "the signal mask cannot be read");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		if (sigismember(&mask, taken[i]) == 1) {
+			snprintf(why, len, "%s is blocked, and the engine's threads would take it",
+				 taken_names[i]);
+			return -1;
+		}
+	for (size_t i = 0; i < sizeof(engine_limits) / sizeof(engine_limits[0]); i++) {
+		struct rlimit rl;
+		if (getrlimit(engine_limits[i].resource, &rl) != 0) {
+			snprintf(why, len, "%s cannot be read", engine_limits[i].name);
+			return -1;
+		}
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < engine_limits[i].least) {
+			snprintf(why, len, "%s is %llu, below the %llu the engine needs",
+				 engine_limits[i].name, (unsigned long long)rl.rlim_cur,
+				 (unsigned long long)engine_limits[i].least);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Loads the engine. Its Go runtime installs a SIGPIPE handler; a SIGPIPE
+ * the host ignored is ignored again, or the programs it execs would no
+ * longer start with it ignored. The runtime copes: its writes to a closed
+ * connection then fail with EPIPE, as they do under its handler.
+ */
+static void *load_engine(pam_handle_t *pamh, const char *path)
+{
+	struct sigaction sigpipe;
+	int ignored = sigaction(SIGPIPE, NULL, &sigpipe) == 0 && sigpipe.sa_handler == SIG_IGN;
+	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+
+	if (ignored && sigaction(SIGPIPE, &sigpipe, NULL) != 0)
+		pam_syslog(pamh, LOG_ERR, "cannot ignore SIGPIPE again: %m");
+	return handle;
+}
 
 static int has_arg(int argc, const char **argv, const char *name)
 {
@@ -102,30 +222,39 @@ static int path_beside_module(char *buf, size_t len, const char *name)
 }
 
 /*
- * Finds the engine's decide function for this process. On success *decide is
- * the function, or NULL when an ancestor process loaded the engine, in which
- * case it must not be called here.
+ * Finds the engine's decide function for this process, loading the engine
+ * when that is safe. *decide is NULL when the verdict must be made in the
+ * helper instead, and why then says the reason.
  */
 static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
-		       pid_t *loader)
+		       char *why, size_t why_len)
 {
 	char path[PATH_MAX];
 	int ret = PAM_SERVICE_ERR;
 
 	*decide = NULL;
-	*loader = 0;
 	if (path_beside_module(path, sizeof(path), PAM_VAULT_ENGINE_FILE) != 0) {
 		pam_syslog(pamh, LOG_ERR, "cannot locate %s beside the module",
 			   PAM_VAULT_ENGINE_FILE);
 		return PAM_SERVICE_ERR;
 	}
-	if (pthread_mutex_lock(&engine_lock) != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot lock the engine loader");
+	int err = pthread_mutex_trylock(&engine_lock);
+	if (err == EBUSY) {
+		snprintf(why, why_len, "another thread is loading the engine");
+		return PAM_SUCCESS;
+	}
+	if (err != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot lock the engine loader: %s", strerror(err));
 		return PAM_SERVICE_ERR;
 	}
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-	if (handle == NULL)
-		handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (handle == NULL) {
+		if (load_hazard(why, why_len) != 0) {
+			ret = PAM_SUCCESS;
+			goto out;
+		}
+		handle = load_engine(pamh, path);
+	}
 	if (handle == NULL) {
 		pam_syslog(pamh, LOG_ERR, "cannot load the engine: %s", dlerror());
 		goto out;
@@ -136,9 +265,10 @@ static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
 		pam_syslog(pamh, LOG_ERR, "%s is not a pam_vault engine", path);
 		goto out;
 	}
-	*loader = *pid;
 	if (*pid == getpid())
 		*decide = (pam_vault_decide_fn)fn;
+	else
+		snprintf(why, why_len, "engine was loaded by ancestor process %d", (int)*pid);
 	ret = PAM_SUCCESS;
 out:
 	/*
@@ -147,11 +277,35 @@ out:
 	 */
 	if (handle != NULL)
 		dlclose(handle);
-	if (pthread_mutex_unlock(&engine_lock) != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot unlock the engine loader");
+	if ((err = pthread_mutex_unlock(&engine_lock)) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot unlock the engine loader: %s", strerror(err));
 		ret = PAM_SERVICE_ERR;
 	}
 	return ret;
+}
+
+/*
+ * Calls the engine on this thread. The Go runtime unblocks the signals it
+ * wants on a thread the first time the thread calls in, and keeps them so
+ * while the thread lives: the host's signal mask is put back.
+ */
+static int decide_in_process(pam_handle_t *pamh, pam_vault_decide_fn decide,
+			     struct pam_vault_request *req,
+			     struct pam_vault_verdict *out)
+{
+	sigset_t mask;
+	int err = pthread_sigmask(SIG_BLOCK, NULL, &mask);
+
+	if (err != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot read the signal mask: %s", strerror(err));
+		return -1;
+	}
+	decide(req, out);
+	if ((err = pthread_sigmask(SIG_SETMASK, &mask, NULL)) != 0) {
+		pam_syslog(pamh, LOG_ERR, "cannot restore the signal mask: %s", strerror(err));
+		return -1;
+	}
+	return 0;
 }
 
 static long long now_ms(void)
@@ -193,12 +347,16 @@ static int append_field(char *buf, size_t *len, const char *s)
 static int encode_request(const struct pam_vault_request *req, char *buf,
 			  size_t *len)
 {
+	const char *fields[] = {req->user, req->authtok, req->rhost,
+				req->service, req->ssh_connection};
+
+	_Static_assert(sizeof(fields) / sizeof(fields[0]) ==
+			       PAM_VAULT_REQUEST_FIELDS,
+		       "the helper's request fields");
 	*len = 0;
-	if (append_field(buf, len, req->user) != 0 ||
-	    append_field(buf, len, req->authtok) != 0 ||
-	    append_field(buf, len, req->rhost) != 0 ||
-	    append_field(buf, len, req->service) != 0)
-		return -1;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (append_field(buf, len, fields[i]) != 0)
+			return -1;
 	for (int i = 0; i < req->argc; i++)
 		if (req->argv[i] != NULL &&
 		    append_field(buf, len, req->argv[i]) != 0)
@@ -228,7 +386,8 @@ static int decode_verdict(const char *buf, size_t len,
 	    take_field(&p, end, out->message, sizeof(out->message)) != 0 ||
 	    take_field(&p, end, out->log, sizeof(out->log)) != 0 || p != end)
 		return -1;
-	if (result[0] < '0' || result[0] > '3' || result[1] != '\0')
+	if (result[0] < '0' || result[0] > '0' + PAM_VAULT_RESULT_MAX ||
+	    result[1] != '\0')
 		return -1;
 	out->result = result[0] - '0';
 	return 0;
@@ -277,7 +436,7 @@ static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
 
 	if (path_beside_module(path, sizeof(path), HELPER_NAME) != 0 ||
 	    access(path, X_OK) != 0)
-		snprintf(path, sizeof(path), "%s/%s", PAM_VAULT_SBINDIR, HELPER_NAME);
+		snprintf(path, sizeof(path), "%s/%s", HELPER_DIR, HELPER_NAME);
 
 	if ((err = posix_spawn_file_actions_init(&actions)) != 0)
 		goto fail;
@@ -294,6 +453,10 @@ static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
 #if __GLIBC_PREREQ(2, 34)
 	    /* The host's descriptors are not the helper's business. */
 	    (err = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0 ||
+#endif
+#if __GLIBC_PREREQ(2, 29)
+	    /* Nor its working directory (in su and sudo, the user's). */
+	    (err = posix_spawn_file_actions_addchdir_np(&actions, "/")) != 0 ||
 #endif
 	    (err = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
 	    (err = posix_spawnattr_setsigdefault(&attr, &all)) != 0 ||
@@ -414,6 +577,8 @@ static int pam_code(int result)
 		return PAM_AUTH_ERR;
 	case PAM_VAULT_UNAVAILABLE:
 		return PAM_AUTHINFO_UNAVAIL;
+	case PAM_VAULT_IGNORE:
+		return PAM_IGNORE;
 	default:
 		return PAM_SERVICE_ERR;
 	}
@@ -425,10 +590,53 @@ static int log_priority(int result)
 	case PAM_VAULT_SUCCESS:
 		return LOG_INFO;
 	case PAM_VAULT_AUTH_ERR:
+	case PAM_VAULT_IGNORE:
 		return LOG_NOTICE;
 	default:
 		return LOG_ERR;
 	}
+}
+
+/*
+ * Writes s as the engine writes a field of its log line
+ * (internal/engine/log.go): as it is when plain, else in double quotes with
+ * quotes and backslashes escaped and control and non-ASCII bytes as \xNN,
+ * so that a caller's value can neither start a line nor forge a field. The
+ * result is buf or s; what does not fit in buf is cut and marked "...".
+ */
+static const char *log_field(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(s), out = 0;
+	int plain = n < len;
+
+	for (size_t i = 0; plain && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		plain = c > ' ' && c < 0x7f && strchr("\"\\=;", c) == NULL;
+	}
+	if (plain)
+		return s;
+	buf[out++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[5];
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c < ' ' || c >= 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x", c);
+		else
+			snprintf(esc, sizeof(esc), "%c", c);
+		size_t e = strlen(esc);
+		if (out + e + sizeof("...\"") > len) {
+			memcpy(buf + out, "...", 3);
+			out += 3;
+			break;
+		}
+		memcpy(buf + out, esc, e);
+		out += e;
+	}
+	buf[out++] = '"';
+	buf[out] = '\0';
+	return buf;
 }
 
 static const char *item_string(pam_handle_t *pamh, int type)
@@ -440,13 +648,65 @@ static const char *item_string(pam_handle_t *pamh, int type)
 	return item;
 }
 
+/*
+ * Gets a TOTP code into *code, which the caller must wipe and free. The
+ * module asks with its own prompt even when an earlier module stored
+ * PAM_AUTHTOK, since that is the user's password and must never be sent as
+ * a code; use_first_pass takes the stored token only, try_first_pass takes
+ * it when there is one. The code is not stored as PAM_AUTHTOK: it is of
+ * no use to any other module.
+ */
+static int get_code(pam_handle_t *pamh, int argc, const char **argv,
+		    char **code)
+{
+	int use_first = has_arg(argc, argv, "use_first_pass");
+	const void *stored = NULL;
+	int ret;
+
+	*code = NULL;
+	if (use_first || has_arg(argc, argv, "try_first_pass")) {
+		ret = pam_get_item(pamh, PAM_AUTHTOK, &stored);
+		if (ret != PAM_SUCCESS)
+			return ret;
+		if (stored != NULL) {
+			*code = strdup(stored);
+			return *code != NULL ? PAM_SUCCESS : PAM_BUF_ERR;
+		}
+		if (use_first)
+			return PAM_AUTH_ERR;
+	}
+	ret = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, code, "%s", TOTP_PROMPT);
+	if (ret == PAM_SUCCESS && *code == NULL)
+		ret = PAM_CONV_ERR;
+	return ret;
+}
+
+/* Wipes and frees a code from get_code. */
+static void free_code(char *code)
+{
+	if (code != NULL) {
+		explicit_bzero(code, strlen(code));
+		free(code);
+	}
+}
+
+/* A variable of the PAM environment, "" when unset. */
+static const char *env_string(pam_handle_t *pamh, const char *name)
+{
+	const char *value = pam_getenv(pamh, name);
+
+	return value != NULL ? value : "";
+}
+
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
 	int debug = has_arg(argc, argv, "debug");
 	int force_helper = has_arg(argc, argv, "helper");
-	const char *go_var = engine_env_var_set();
-	const char *user = NULL, *authtok = NULL;
+	int totp = has_arg(argc, argv, "totp");
+	const char *user = NULL, *authtok = NULL, *var;
+	char field[128], why[160] = "";
+	char *code = NULL;
 	int ret;
 
 	ret = pam_get_user(pamh, &user, NULL);
@@ -457,13 +717,22 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			   pam_strerror(pamh, ret));
 		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
 	}
-	/* pam_get_authtok honours use_first_pass and try_first_pass itself. */
-	ret = pam_get_authtok(pamh, PAM_AUTHTOK, &authtok, NULL);
-	if (ret == PAM_CONV_AGAIN)
+	if (totp) {
+		ret = get_code(pamh, argc, argv, &code);
+		authtok = code;
+	} else {
+		/* It honours use_first_pass and try_first_pass itself. */
+		ret = pam_get_authtok(pamh, PAM_AUTHTOK, &authtok, NULL);
+	}
+	if (ret == PAM_CONV_AGAIN) {
+		free_code(code);
 		return PAM_INCOMPLETE;
+	}
 	if (ret != PAM_SUCCESS || authtok == NULL) {
-		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the one-time password for %s: %s",
-			   user, pam_strerror(pamh, ret));
+		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the %s for %s: %s",
+			   totp ? "verification code" : "one-time password",
+			   log_field(field, sizeof(field), user), pam_strerror(pamh, ret));
+		free_code(code);
 		/* pam_get_authtok reports a failed conversation as PAM_AUTHTOK_ERR. */
 		if (ret == PAM_AUTHTOK_ERR || ret == PAM_CONV_ERR)
 			return PAM_CONV_ERR;
@@ -477,35 +746,34 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		.authtok = authtok,
 		.rhost = item_string(pamh, PAM_RHOST),
 		.service = item_string(pamh, PAM_SERVICE),
+		.ssh_connection = env_string(pamh, "SSH_CONNECTION"),
 	};
 	struct pam_vault_verdict verdict = {.result = PAM_VAULT_SERVICE_ERR};
-	pam_vault_decide_fn decide;
-	pid_t loader;
+	pam_vault_decide_fn decide = NULL;
 
-	if (force_helper || go_var != NULL) {
-		decide = NULL;
-		loader = 0;
-	} else if ((ret = find_engine(pamh, &decide, &loader)) != PAM_SUCCESS) {
-		return ret;
-	}
+	if (force_helper)
+		snprintf(why, sizeof(why), "helper argument given");
+	else if ((var = engine_env_var_in(environ)) != NULL)
+		snprintf(why, sizeof(why), "%s is set in the environment", var);
+	else if ((var = engine_env_var_in(initial_environ)) != NULL)
+		snprintf(why, sizeof(why),
+			 "%s is set in the environment the process started with", var);
+	else if ((ret = find_engine(pamh, &decide, why, sizeof(why))) != PAM_SUCCESS)
+		goto out;
 	if (decide != NULL) {
 		if (debug)
 			pam_syslog(pamh, LOG_DEBUG, "verifying in process");
-		decide(&req, &verdict);
+		if (decide_in_process(pamh, decide, &req, &verdict) != 0) {
+			ret = PAM_SERVICE_ERR;
+			goto out;
+		}
 	} else {
-		if (debug && force_helper)
-			pam_syslog(pamh, LOG_DEBUG,
-				   "helper argument given; verifying in a helper process");
-		else if (debug && go_var != NULL)
-			pam_syslog(pamh, LOG_DEBUG,
-				   "%s is set in the environment; verifying in a helper process",
-				   go_var);
-		else if (debug)
-			pam_syslog(pamh, LOG_DEBUG,
-				   "engine was loaded by ancestor process %d; verifying in a helper process",
-				   (int)loader);
-		if (run_helper(pamh, &req, &verdict) != 0)
-			return PAM_SERVICE_ERR;
+		if (debug)
+			pam_syslog(pamh, LOG_DEBUG, "%s; verifying in a helper process", why);
+		if (run_helper(pamh, &req, &verdict) != 0) {
+			ret = PAM_SERVICE_ERR;
+			goto out;
+		}
 	}
 	verdict.message[sizeof(verdict.message) - 1] = '\0';
 	verdict.log[sizeof(verdict.log) - 1] = '\0';
@@ -517,7 +785,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			pam_syslog(pamh, LOG_DEBUG, "cannot show a message: %s",
 				   pam_strerror(pamh, r));
 	}
-	return pam_code(verdict.result);
+	ret = pam_code(verdict.result);
+out:
+	free_code(code);
+	return ret;
 }
 
 /*

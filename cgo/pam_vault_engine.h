@@ -23,8 +23,12 @@ enum pam_vault_result {
 	PAM_VAULT_SUCCESS = 0,     /* PAM_SUCCESS */
 	PAM_VAULT_AUTH_ERR = 1,    /* PAM_AUTH_ERR */
 	PAM_VAULT_UNAVAILABLE = 2, /* PAM_AUTHINFO_UNAVAIL */
-	PAM_VAULT_SERVICE_ERR = 3  /* PAM_SERVICE_ERR */
+	PAM_VAULT_SERVICE_ERR = 3, /* PAM_SERVICE_ERR */
+	PAM_VAULT_IGNORE = 4       /* PAM_IGNORE: TOTP mode, nullok, no key */
 };
+
+/* The highest result, for the checks of the helper's answer. */
+#define PAM_VAULT_RESULT_MAX PAM_VAULT_IGNORE
 
 /* Sizes of the verdict's strings, terminating NUL included. */
 #define PAM_VAULT_MESSAGE_SIZE 256
@@ -32,6 +36,12 @@ enum pam_vault_result {
 
 /* The largest request on the helper's wire, in bytes. */
 #define PAM_VAULT_REQUEST_MAX (64 * 1024)
+
+/*
+ * The helper's request carries the strings of struct pam_vault_request
+ * from user to ssh_connection, in that order, then the module's arguments.
+ */
+#define PAM_VAULT_REQUEST_FIELDS 5
 
 /* The longest timeout a config file may set, in seconds. */
 #define PAM_VAULT_MAX_TIMEOUT_S 30
@@ -43,6 +53,8 @@ struct pam_vault_request {
 	const char *authtok;
 	const char *rhost;   /* "" when unset */
 	const char *service; /* "" when unset */
+	/* SSH_CONNECTION from the PAM environment (sshd sets it); "" when unset */
+	const char *ssh_connection;
 };
 
 struct pam_vault_verdict {

@@ -29,9 +29,12 @@ var (
 	_ = [1]struct{}{}[int(engine.AuthErr)-C.PAM_VAULT_AUTH_ERR]
 	_ = [1]struct{}{}[int(engine.Unavailable)-C.PAM_VAULT_UNAVAILABLE]
 	_ = [1]struct{}{}[int(engine.ServiceErr)-C.PAM_VAULT_SERVICE_ERR]
+	_ = [1]struct{}{}[int(engine.Ignore)-C.PAM_VAULT_IGNORE]
+	_ = [1]struct{}{}[int(engine.MaxResult)-C.PAM_VAULT_RESULT_MAX]
 	_ = [1]struct{}{}[engine.MaxMessage+1-C.PAM_VAULT_MESSAGE_SIZE]
 	_ = [1]struct{}{}[engine.MaxLog+1-C.PAM_VAULT_LOG_SIZE]
 	_ = [1]struct{}{}[engine.MaxRequest-C.PAM_VAULT_REQUEST_MAX]
+	_ = [1]struct{}{}[engine.RequestFields-C.PAM_VAULT_REQUEST_FIELDS]
 	_ = [1]struct{}{}[int(config.MaxTimeout/time.Second)-C.PAM_VAULT_MAX_TIMEOUT_S]
 )
 
@@ -50,10 +53,11 @@ func pam_vault_decide(req *C.struct_pam_vault_request, out *C.struct_pam_vault_v
 
 func request(req *C.struct_pam_vault_request) engine.Request {
 	r := engine.Request{
-		User:       goString(req.user),
-		Token:      goString(req.authtok),
-		RemoteHost: goString(req.rhost),
-		Service:    goString(req.service),
+		User:          goString(req.user),
+		Token:         goString(req.authtok),
+		RemoteHost:    goString(req.rhost),
+		Service:       goString(req.service),
+		SSHConnection: goString(req.ssh_connection),
 	}
 	if req.argc > 0 && req.argv != nil {
 		for _, a := range unsafe.Slice(req.argv, int(req.argc)) {

@@ -4,13 +4,18 @@
 # `install-deps.sh --list` prints the list, one package a line: it is also
 # what scripts/debian-image.sh puts in the test suite's Debian images.
 set -eu
-packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates sudo"
+packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools sudo"
+# Tools the package tests (test/packages) run on this machine only, never
+# in a container: lintian, rpm, and checkpolicy with semodule-utils for the
+# SELinux module. They stay out of --list: debootstrap cannot install
+# lintian (it does not resolve the virtual package perl-openssl-abi-3).
+host_packages="lintian rpm checkpolicy semodule-utils"
 if [ "${1:-}" = --list ]; then
 	printf '%s\n' $packages
 	exit 0
 fi
 missing=""
-for p in $packages; do
+for p in $packages $host_packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

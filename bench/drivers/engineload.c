@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 	const char *args[] = {"config=relative.hcl"};
 	struct pam_vault_request req = {
 		.argc = 1, .argv = args, .user = "nobody", .authtok = "x",
-		.rhost = "", .service = "bench",
+		.rhost = "", .service = "bench", .ssh_connection = "",
 	};
 	struct pam_vault_verdict v;
 	long long t2 = harness_now_ns();

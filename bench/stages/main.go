@@ -137,7 +137,7 @@ func Run(argv []string, user, otp string) (string, error) {
 	sw.add("addrs", time.Since(t))
 
 	t = time.Now()
-	if err := verify.Check(cfg, answer, user, func() ([]netip.Addr, error) { return local, nil }); err != nil {
+	if err := verify.Check(cfg, answer, user, netip.Addr{}, func() ([]netip.Addr, error) { return local, nil }); err != nil {
 		return "", err
 	}
 	sw.add("check", time.Since(t))

@@ -32,17 +32,18 @@ func (r *report) warn(check, format string, a ...any) {
 }
 
 // runChecks checks everything a login needs short of a real OTP.
-func runChecks(args []string, stdout, stderr io.Writer) int {
+func runChecks(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pam-vault-check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", config.DefaultPath, "the config file")
 	dev := fs.Bool("dev", false, "allow a plain http vault_addr, as the module's dev argument")
+	totp := fs.Bool("totp", false, "check the config for TOTP codes, as the module's totp argument")
 	fs.Bool("verify-only", false, "accepted for vault-ssh-helper's runbooks; checking is all this mode does")
 	if err := fs.Parse(args); err != nil {
 		return 64
 	}
 	if fs.NArg() != 0 {
-		return usageError(stderr, fmt.Errorf("unexpected argument %q; the modes are login and helper", fs.Arg(0)))
+		return usageError(stderr, fmt.Errorf("unexpected argument %q; pam-vault-check -h lists the commands", fs.Arg(0)))
 	}
 
 	r := &report{w: stdout}
@@ -50,6 +51,9 @@ func runChecks(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		r.fail("config", err)
 		return 1
+	}
+	if *totp {
+		return runTOTPChecks(r, cfg)
 	}
 	roles := strings.Join(cfg.AllowedRoles, ",")
 	if roles == "" {
@@ -89,19 +93,29 @@ func checkMount(ctx context.Context, r *report, cfg *config.Config, server *veri
 	} else {
 		r.ok("mount", "%s: %s/verify answered the echo request", addr, cfg.SSHMountPoint)
 	}
+	checkNamespace(r, cfg, addr, enterprise, "the echo request", err)
+}
+
+// checkNamespace reports on the namespace, which a request to the mount
+// (what, whose error was mountErr) was made in.
+func checkNamespace(r *report, cfg *config.Config, addr string, enterprise bool, what string, mountErr error) {
 	switch {
 	case cfg.Namespace == "":
 		r.ok("namespace", "%s: none configured", addr)
 	case !enterprise:
 		r.fail("namespace", fmt.Errorf("%s: namespace %q is configured, but this Vault is not Enterprise and ignores namespaces; remove the namespace line", addr, cfg.Namespace))
-	case err == nil:
-		r.ok("namespace", "%s: %s: the echo request was answered inside it", addr, cfg.Namespace)
+	case mountErr == nil:
+		r.ok("namespace", "%s: %s: %s was answered inside it", addr, cfg.Namespace, what)
 	default:
-		r.fail("namespace", fmt.Errorf("%s: %s: unconfirmed, the echo request inside it failed", addr, cfg.Namespace))
+		r.fail("namespace", fmt.Errorf("%s: %s: unconfirmed, %s inside it failed", addr, cfg.Namespace, what))
 	}
 }
 
 func checkTLS(ctx context.Context, r *report, cfg *config.Config, server *verify.Client, addr string) {
+	if strings.HasPrefix(addr, "unix:") {
+		r.ok("tls", "%s: not used: a local Vault Proxy socket; Vault Proxy's own vault block decides how it reaches Vault", addr)
+		return
+	}
 	if !strings.HasPrefix(addr, "https:") {
 		r.warn("tls", "%s: not used: plain http (dev); OTPs cross the network in clear", addr)
 		return

@@ -17,7 +17,8 @@ import (
 	"pam_vault/internal/engine"
 )
 
-// runLogin runs the module's verdict for one OTP and explains it.
+// runLogin runs the module's verdict for one OTP, or with -totp one TOTP
+// code, and explains it.
 func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pam-vault-check login", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -26,17 +27,23 @@ func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", config.DefaultPath, "the config file")
 	dev := fs.Bool("dev", false, "allow a plain http vault_addr, as the module's dev argument")
 	debug := fs.Bool("debug", false, "add details to the log line, as the module's debug argument")
+	totp := fs.Bool("totp", false, "verify a TOTP code instead of an OTP, as the module's totp argument")
+	nullOK := fs.Bool("nullok", false, "with -totp: a user without a TOTP key is PAM_IGNORE, as the module's nullok argument")
 	if err := fs.Parse(args); err != nil {
 		return 64
 	}
 	if *user == "" || fs.NArg() != 0 {
-		return usageError(stderr, errors.New("usage: pam-vault-check login -user=NAME [-rhost=ADDR] [-config=PATH] [-dev] [-debug]"))
+		return usageError(stderr, errors.New("usage: pam-vault-check login -user=NAME [-totp [-nullok]] [-rhost=ADDR] [-config=PATH] [-dev] [-debug]"))
 	}
-	otp, err := readOTP(stdin, stderr, *user)
+	prompt, note := "One-time password for %s: ", "note: a valid OTP is used up by this check, as by a login; ask Vault for a new one to log in"
+	if *totp {
+		prompt, note = "Verification code for %s: ", "note: Vault takes each code once, valid or not: a code checked here cannot log in; wait for the next one"
+	}
+	otp, err := readOTP(stdin, stderr, fmt.Sprintf(prompt, *user))
 	if err != nil {
 		return usageError(stderr, err)
 	}
-	fmt.Fprintln(stderr, "note: a valid OTP is used up by this check, as by a login; ask Vault for a new one to log in")
+	fmt.Fprintln(stderr, note)
 
 	// The module needs an absolute path; the operator may type a relative one.
 	abs, err := filepath.Abs(*cfgPath)
@@ -49,6 +56,12 @@ func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if *debug {
 		moduleArgs = append(moduleArgs, "debug")
+	}
+	if *totp {
+		moduleArgs = append(moduleArgs, "totp")
+	}
+	if *nullOK {
+		moduleArgs = append(moduleArgs, "nullok")
 	}
 	v := engine.Decide(context.Background(), engine.Request{
 		Args: moduleArgs, User: *user, Token: otp, RemoteHost: *rhost, Service: "pam-vault-check",
@@ -69,15 +82,18 @@ func explain(r engine.Result, user string) string {
 		return "the module would refuse this password"
 	case engine.Unavailable:
 		return "the module could not get an answer from Vault"
+	case engine.Ignore:
+		return "the module would leave the decision to the rest of the stack"
 	default:
 		return "the module cannot work with this configuration"
 	}
 }
 
-// readOTP reads one line: from the terminal without echo, or from a pipe.
-func readOTP(stdin io.Reader, stderr io.Writer, user string) (string, error) {
+// readOTP reads one line: from the terminal without echo after prompt, or
+// from a pipe.
+func readOTP(stdin io.Reader, stderr io.Writer, prompt string) (string, error) {
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(stderr, "One-time password for %s: ", user)
+		fmt.Fprint(stderr, prompt)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(stderr)
 		if err != nil {

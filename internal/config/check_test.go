@@ -18,6 +18,9 @@ func TestCheckScheme(t *testing.T) {
 		{"http://127.0.0.1:8200", false, false},
 		{"http://127.0.0.1:8200", true, true},
 		{"HTTP://127.0.0.1:8200", true, true},
+		// A Vault Proxy socket is local: it needs no dev argument.
+		{"unix:///run/vault-proxy/proxy.sock", false, true},
+		{"unix:///run/vault-proxy/proxy.sock", true, true},
 	}
 	for _, tt := range tests {
 		src := "# leading comment\nvault_addr = \"" + tt.addr + "\"\n"
@@ -114,6 +117,47 @@ func TestRoleAllowed(t *testing.T) {
 		}
 		if got := cfg.RoleAllowed(tt.role); got != tt.want {
 			t.Errorf("allowed_roles %q: RoleAllowed(%q) = %v, want %v", tt.roles, tt.role, got, tt.want)
+		}
+	}
+}
+
+func TestSocketPath(t *testing.T) {
+	for _, tt := range []struct{ addr, want string }{
+		{"unix:///run/vault-proxy/proxy.sock", "/run/vault-proxy/proxy.sock"},
+		{"UNIX:///run/p.sock", "/run/p.sock"},
+		{"https://vault.example.com", ""},
+		{"https://a.example, https://b.example", ""},
+	} {
+		cfg, err := Parse(testPath, []byte("vault_addr = \""+tt.addr+"\"\n"))
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", tt.addr, err)
+		}
+		if got := cfg.SocketPath(); got != tt.want {
+			t.Errorf("SocketPath() of %s = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+func TestCheckTOTP(t *testing.T) {
+	for _, tt := range []struct {
+		name, src string
+		ok        bool
+	}{
+		{"token_file", addr + `token_file = "/run/pam_vault/token"`, true},
+		{"Vault Proxy socket", `vault_addr = "unix:///run/p.sock"`, true},
+		{"neither", addr, false},
+	} {
+		cfg, err := Parse(testPath, []byte(tt.src))
+		if err != nil {
+			t.Fatalf("%s: Parse: %v", tt.name, err)
+		}
+		err = cfg.CheckTOTP()
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: CheckTOTP() = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+		var e *Error
+		if err != nil && (!errors.As(err, &e) || e.Path != testPath || !strings.Contains(err.Error(), "set token_file")) {
+			t.Errorf("%s: CheckTOTP() = %v, want an *Error for %s naming token_file", tt.name, err, testPath)
 		}
 	}
 }

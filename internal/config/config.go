@@ -4,6 +4,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -62,4 +63,14 @@ type Config struct {
 	// lines maps each key set in the file to the line it was set on, so
 	// later checks (CheckScheme) can point at the line to fix.
 	lines map[string]int
+}
+
+// Where returns "path:line" for the line of the config file that sets key,
+// or the path alone when the file does not set it: where to look when a
+// value that parsed cannot be used.
+func (c *Config) Where(key string) string {
+	if line, ok := c.lines[key]; ok {
+		return fmt.Sprintf("%s:%d", c.Path, line)
+	}
+	return c.Path
 }

@@ -181,7 +181,7 @@ func TestCheckFileOwner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		st := &syscall.Stat_t{Mode: syscall.S_IFREG | 0o600, Uid: tt.uid}
-		err := checkFile("/c.hcl", st, tt.euid)
+		err := checkFile("/c.hcl", st, tt.euid, configRole)
 		if (err == nil) != tt.ok {
 			t.Errorf("file uid %d, euid %d: checkFile = %v, want ok=%v", tt.uid, tt.euid, err, tt.ok)
 		}
@@ -193,15 +193,15 @@ func TestLoadSize(t *testing.T) {
 		body := addr + "# "
 		return body + strings.Repeat("x", n-len(body)-1) + "\n"
 	}
-	t.Run("exactly 1 MiB", func(t *testing.T) {
+	t.Run("exactly 64 KiB", func(t *testing.T) {
 		path := writeConfig(t, "config.hcl", pad(maxFileSize), 0o600)
 		if _, err := Load(path); err != nil {
 			t.Fatalf("Load: %v", err)
 		}
 	})
-	t.Run("1 MiB and a byte", func(t *testing.T) {
+	t.Run("64 KiB and a byte", func(t *testing.T) {
 		path := writeConfig(t, "config.hcl", pad(maxFileSize+1), 0o600)
-		loadErr(t, path, path+": larger than 1048576 bytes")
+		loadErr(t, path, path+": larger than 65536 bytes")
 	})
 	t.Run("much larger", func(t *testing.T) {
 		path := writeConfig(t, "config.hcl", pad(3*maxFileSize), 0o600)

@@ -28,8 +28,8 @@ var setters = map[string]setter{
 	"vault_addr":        setVaultAddr,
 	"ssh_mount_point":   setMountPoint,
 	"namespace":         setNamespace,
-	"ca_cert":           stringInto(func(c *Config) *string { return &c.CACert }),
-	"ca_path":           stringInto(func(c *Config) *string { return &c.CAPath }),
+	"ca_cert":           setCAPath,
+	"ca_path":           setCAPath,
 	"tls_skip_verify":   setSkipVerify,
 	"tls_server_name":   stringInto(func(c *Config) *string { return &c.TLSServerName }),
 	"allowed_cidr_list": setCIDRList,
@@ -63,6 +63,9 @@ func Parse(path string, src []byte) (cfg *Config, err error) {
 		}
 	}()
 
+	if err := checkBounds(path, src); err != nil {
+		return nil, err
+	}
 	// HCL's JSON parser stops at a missing comma and ignores the rest of
 	// the file, so JSON must first be valid JSON.
 	if isJSON(src) {
@@ -97,6 +100,12 @@ func Parse(path string, src []byte) (cfg *Config, err error) {
 	}
 	if _, ok := d.cfg.lines["vault_addr"]; !ok {
 		return nil, errorf(path, 0, `vault_addr is not set; add a line such as vault_addr = "https://vault.example.com:8200"`)
+	}
+	// Through a Vault Proxy socket the proxy adds its own token, and one
+	// from token_file would be sent for nothing or, with a proxy that
+	// does not force its own, instead of it.
+	if line, ok := d.cfg.lines["token_file"]; ok && d.cfg.SocketPath() != "" {
+		return nil, errorf(path, line, "token_file is set, but vault_addr is a Vault Proxy socket, which adds its own token; remove token_file, or point vault_addr at Vault")
 	}
 	return d.cfg, nil
 }

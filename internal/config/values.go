@@ -51,7 +51,7 @@ const MaxVaultAddrs = 8
 // setVaultAddr stores vault_addr: one address, or several separated by
 // commas (tried in order when one cannot answer). Each is an http or https
 // URL with a host and no user information; whether plain http is allowed is
-// CheckScheme's call.
+// CheckScheme's call. A unix socket (unix:///path) must be the only address.
 func setVaultAddr(d *decoder, key string, val ast.Node) error {
 	s, err := d.string(key, val)
 	if err != nil {
@@ -67,6 +67,9 @@ func setVaultAddr(d *decoder, key string, val ast.Node) error {
 	for _, a := range addrs {
 		if err := d.checkVaultAddr(a); err != nil {
 			return err
+		}
+		if u, _ := url.Parse(a); len(addrs) > 1 && u.Scheme == "unix" {
+			return d.errorf("vault_addr lists the unix socket %q with other addresses; a Vault Proxy socket must be the only address", a)
 		}
 	}
 	d.cfg.VaultAddr = s
@@ -90,11 +93,40 @@ func (d *decoder) checkVaultAddr(s string) error {
 	if u.User != nil {
 		return d.errorf("vault_addr must not hold a user name or password; remove the part before @")
 	}
+	if u.Scheme == "unix" {
+		return d.checkSocketAddr(s, u)
+	}
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return d.errorf(`vault_addr %q must start with https:// (or http:// with the dev module argument), as in "https://vault.example.com:8200"`, s)
 	}
 	if u.Hostname() == "" {
 		return d.errorf("vault_addr %q has no host name", s)
+	}
+	return nil
+}
+
+// maxSocketPath is the longest path a unix socket address can hold: the
+// 108 bytes of sockaddr_un.sun_path, less the terminating NUL.
+const maxSocketPath = 107
+
+// checkSocketAddr validates a unix:// address of vault_addr: the absolute,
+// clean path of a socket, such as Vault Proxy's unix listener, with nothing
+// else in the URL.
+func (d *decoder) checkSocketAddr(s string, u *url.URL) error {
+	const example = `"unix:///run/vault-proxy/proxy.sock"`
+	switch {
+	case u.Opaque != "" || u.Host != "":
+		return d.errorf("vault_addr %q is not an absolute socket path; write unix:// and then the absolute path, as in %s", s, example)
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return d.errorf("vault_addr %q holds a query or fragment; write unix:// and the socket's path only, as in %s", s, example)
+	case u.Path == "" || !filepath.IsAbs(u.Path):
+		return d.errorf("vault_addr %q names no absolute socket path; write unix:// and then the absolute path, as in %s", s, example)
+	case filepath.Clean(u.Path) != u.Path:
+		return d.errorf("vault_addr %q is not a clean path; write it as %q", s, "unix://"+filepath.Clean(u.Path))
+	case strings.ContainsFunc(u.Path, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return d.errorf("vault_addr %q contains a control character", s)
+	case len(u.Path) > maxSocketPath:
+		return d.errorf("vault_addr's socket path is %d bytes long; a unix socket path holds at most %d", len(u.Path), maxSocketPath)
 	}
 	return nil
 }
@@ -151,6 +183,34 @@ func setTokenFile(d *decoder, key string, val ast.Node) error {
 		return d.errorf("token_file %q contains a control character", s)
 	}
 	d.cfg.TokenFile = filepath.Clean(s)
+	return nil
+}
+
+// setCAPath stores ca_cert or ca_path, which must be an absolute path: a
+// relative one would be opened from the working directory of the process
+// that authenticates, which in su and sudo is the user's, who would so
+// choose the CA that vouches for Vault. Empty means unset, as it did for
+// vault-ssh-helper. Whether the file or directory is safe to read is
+// decided when it is read.
+func setCAPath(d *decoder, key string, val ast.Node) error {
+	s, err := d.string(key, val)
+	if err != nil {
+		return err
+	}
+	example := map[string]string{"ca_cert": "/etc/vault-ssh-helper.d/vault-ca.pem", "ca_path": "/etc/vault-ssh-helper.d/ca"}[key]
+	switch {
+	case s == "":
+		return nil
+	case !filepath.IsAbs(s):
+		return d.errorf("%s %q is not an absolute path, so the working directory of the process that authenticates would choose it; give the absolute path, such as %q", key, s, example)
+	case strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return d.errorf("%s %q contains a control character", key, s)
+	}
+	if key == "ca_cert" {
+		d.cfg.CACert = filepath.Clean(s)
+	} else {
+		d.cfg.CAPath = filepath.Clean(s)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"pam_vault/internal/config"
@@ -25,7 +26,12 @@ const (
 	AuthErr     Result = 1 // PAM_AUTH_ERR
 	Unavailable Result = 2 // PAM_AUTHINFO_UNAVAIL
 	ServiceErr  Result = 3 // PAM_SERVICE_ERR
+	Ignore      Result = 4 // PAM_IGNORE: TOTP mode with nullok, for a user without a key
 )
+
+// MaxResult is the highest Result, for the checks of the helper's wire
+// (PAM_VAULT_RESULT_MAX in cgo/pam_vault_engine.h).
+const MaxResult = Ignore
 
 // PAMName is the name of the PAM return code r becomes.
 func (r Result) PAMName() string {
@@ -36,6 +42,8 @@ func (r Result) PAMName() string {
 		return "PAM_AUTH_ERR"
 	case Unavailable:
 		return "PAM_AUTHINFO_UNAVAIL"
+	case Ignore:
+		return "PAM_IGNORE"
 	default:
 		return "PAM_SERVICE_ERR"
 	}
@@ -48,6 +56,10 @@ type Request struct {
 	Token      string   // PAM_AUTHTOK: what the user typed
 	RemoteHost string   // PAM_RHOST, for the log only
 	Service    string   // PAM_SERVICE, for the log only
+	// SSHConnection is SSH_CONNECTION from the PAM environment, which sshd
+	// sets to "client_ip client_port local_ip local_port"; "" when unset.
+	// Its local address is then the only one that counts as this host's.
+	SSHConnection string
 }
 
 // Verdict is the outcome of one attempt.
@@ -57,21 +69,22 @@ type Verdict struct {
 	Log     string // the one syslog line for this attempt; never holds the token
 }
 
-// unavailableMessage is all a user is told when Vault cannot answer: enough to
-// stop them retyping the OTP, nothing about the infrastructure.
-const unavailableMessage = "The one-time password cannot be checked right now; try again later."
+// The messages a user is told when Vault cannot answer, in OTP and TOTP
+// mode: enough to stop them retyping, nothing about the infrastructure.
+const (
+	unavailableMessage     = "The one-time password cannot be checked right now; try again later."
+	unavailableCodeMessage = "The verification code cannot be checked right now; try again later."
+)
 
-// Decide runs the whole verification of req. It never panics and never
-// returns Success unless Vault confirmed the OTP and every host rule passed.
+// Decide runs the whole verification of req. It never panics. In OTP mode
+// it returns Success only when Vault confirmed the OTP and every host rule
+// passed; in TOTP mode (the totp argument) only when Vault's TOTP engine
+// said the code is valid for the key named after the user.
 func Decide(ctx context.Context, req Request) (v Verdict) {
-	start := time.Now()
-	rec := record{user: req.User, rhost: req.RemoteHost}
+	rec := record{user: req.User, rhost: req.RemoteHost, start: time.Now()}
 	defer func() {
 		if p := recover(); p != nil {
 			v = rec.verdict(ServiceErr, fmt.Errorf("internal error: %v", p))
-		}
-		if rec.debug {
-			v.Log += fmt.Sprintf(" elapsed=%s", time.Since(start).Round(time.Microsecond))
 		}
 	}()
 
@@ -81,9 +94,7 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 	if err != nil {
 		return rec.verdict(ServiceErr, err)
 	}
-	if args.TOTP {
-		return rec.verdict(ServiceErr, errors.New("the totp module argument is not supported by this build of pam_vault"))
-	}
+	rec.totp = args.TOTP
 	cfg, err := config.LoadChecked(args.ConfigPath, args.Dev)
 	if err != nil {
 		return rec.verdict(ServiceErr, err)
@@ -91,13 +102,27 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 	if rec.debug {
 		rec.vault = cfg.VaultAddr
 	}
+	if args.TOTP {
+		if err := cfg.CheckTOTP(); err != nil {
+			return rec.verdict(ServiceErr, err)
+		}
+	}
 	if req.User == "" {
 		return rec.verdict(AuthErr, errors.New("no user name"))
 	}
-	// The shape check comes before any network use: a user who types their
+	// The shape checks come before any network use: a user who types their
 	// real password sends it nowhere.
-	if !verify.IsOTP(req.Token) {
-		return rec.verdict(AuthErr, errors.New("token is not shaped like a Vault OTP; Vault was not asked"))
+	if err := checkShape(args.TOTP, req); err != nil {
+		return rec.verdict(AuthErr, err)
+	}
+	// Read before Vault is asked, which would use the OTP up. An unset
+	// SSH_CONNECTION leaves the host rule as it is; one that cannot be read
+	// fails closed, since a hostile application may have written it.
+	var conn netip.Addr
+	if req.SSHConnection != "" {
+		if conn, err = netcheck.ParseSSHConnection(req.SSHConnection); err != nil {
+			return rec.verdict(AuthErr, fmt.Errorf("the address this login reached is unknown, so Vault was not asked: %w", err))
+		}
 	}
 	client, err := verify.NewClient(cfg)
 	if err != nil {
@@ -105,12 +130,50 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	if args.TOTP {
+		return validateCode(ctx, cfg, client, req, args.NullOK, &rec)
+	}
 	answer, err := client.Verify(ctx, req.Token)
 	if err != nil {
 		return rec.verdict(classify(err), err)
 	}
 	rec.role = answer.Role
-	if err := verify.Check(cfg, answer, req.User, netcheck.LocalAddrs); err != nil {
+	if err := verify.Check(cfg, answer, req.User, conn, netcheck.LocalAddrs); err != nil {
+		return rec.verdict(classify(err), err)
+	}
+	return rec.verdict(Success, nil)
+}
+
+// checkShape refuses, before anything is sent, a token that is not what
+// the mode verifies: an OTP (a UUID), or in TOTP mode a 6- or 8-digit code
+// for a user name Vault can hold as a key.
+func checkShape(totp bool, req Request) error {
+	switch {
+	case !totp && !verify.IsOTP(req.Token):
+		return errors.New("token is not shaped like a Vault OTP; Vault was not asked")
+	case totp && !verify.IsTOTPCode(req.Token):
+		return errors.New("input is not a 6- or 8-digit code; Vault was not asked")
+	case totp && !verify.IsKeyName(req.User):
+		return errors.New("user name cannot name a Vault TOTP key (letters, digits and _, with - . @ inside); Vault was not asked")
+	}
+	return nil
+}
+
+// validateCode is Decide's TOTP branch once the code has its shape: it
+// reads the token file, if there is one, and asks Vault's TOTP engine.
+func validateCode(ctx context.Context, cfg *config.Config, client *verify.Client, req Request, nullOK bool, rec *record) Verdict {
+	if cfg.TokenFile != "" {
+		token, err := config.ReadTokenFile(cfg.TokenFile)
+		if err != nil {
+			return rec.verdict(ServiceErr, fmt.Errorf("token_file: %w", err))
+		}
+		client = client.WithToken(token)
+	}
+	err := client.ValidateCode(ctx, req.User, req.Token)
+	if nullOK && errors.Is(err, verify.ErrUnknownKey) {
+		return rec.verdict(Ignore, err)
+	}
+	if err != nil {
 		return rec.verdict(classify(err), err)
 	}
 	return rec.verdict(Success, nil)

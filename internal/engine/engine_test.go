@@ -132,6 +132,19 @@ func TestDecide(t *testing.T) {
 			parts: []string{groupWritable, "writable"},
 		},
 		{
+			name:  "malformed SSH_CONNECTION: refused before Vault is asked",
+			req:   Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: otp, SSHConnection: "UNKNOWN 65535 UNKNOWN 65535"},
+			want:  AuthErr,
+			parts: []string{"authentication failure", "Vault was not asked", `SSH_CONNECTION's client address \"UNKNOWN\" is not an IP address`},
+		},
+		{
+			name:    "well-formed SSH_CONNECTION: Vault is asked",
+			req:     Request{Args: []string{"config=" + good, "dev"}, User: "alice", Token: otp, SSHConnection: "10.0.0.1 50022 10.0.0.2 22"},
+			want:    Unavailable,
+			parts:   []string{"Vault unavailable", "connection refused"},
+			wantMsg: true,
+		},
+		{
 			name:  "http without dev",
 			req:   Request{Args: []string{"config=" + good}, User: "alice", Token: otp},
 			want:  ServiceErr,
@@ -283,7 +296,8 @@ func TestResultPAMName(t *testing.T) {
 		{AuthErr, "PAM_AUTH_ERR"},
 		{Unavailable, "PAM_AUTHINFO_UNAVAIL"},
 		{ServiceErr, "PAM_SERVICE_ERR"},
-		{Result(4), "PAM_SERVICE_ERR"},
+		{Ignore, "PAM_IGNORE"},
+		{Result(5), "PAM_SERVICE_ERR"},
 		{Result(-1), "PAM_SERVICE_ERR"},
 		{Result(1 << 30), "PAM_SERVICE_ERR"},
 	}
@@ -293,7 +307,7 @@ func TestResultPAMName(t *testing.T) {
 		}
 	}
 	// The values are shared with cgo/pam_vault_engine.h.
-	for r, want := range map[Result]int{Success: 0, AuthErr: 1, Unavailable: 2, ServiceErr: 3} {
+	for r, want := range map[Result]int{Success: 0, AuthErr: 1, Unavailable: 2, ServiceErr: 3, Ignore: 4} {
 		if int(r) != want {
 			t.Errorf("%s = %d, want %d", r.PAMName(), int(r), want)
 		}
@@ -304,5 +318,93 @@ func TestFailure(t *testing.T) {
 	v := Failure(errors.New("request is truncated"))
 	if v.Result != ServiceErr || v.Log != `configuration error; user= rhost= reason="request is truncated"` || v.Message != "" {
 		t.Fatalf("Failure = %+v", v)
+	}
+}
+
+// TestDecideTOTP runs Decide's TOTP branch on requests that need no Vault:
+// a config without a token source, codes and user names of the wrong
+// shape, token files that cannot be used, and a Vault that cannot be
+// reached. What a real Vault answers is test/pamtester's business.
+func TestDecideTOTP(t *testing.T) {
+	closed := "http://" + closedAddr(t)
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	const secret = "hvs.ExampleTokenThatMustNeverBeLogged"
+	if err := os.WriteFile(token, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	readable := filepath.Join(dir, "readable-token")
+	if err := os.WriteFile(readable, []byte(secret), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(readable, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := "vault_addr = " + strconv.Quote(closed) + "\ntimeout = \"2s\"\n"
+	good := writeConfig(t, base+"token_file = "+strconv.Quote(token)+"\n")
+	noToken := writeConfig(t, base)
+	missingToken := writeConfig(t, base+"token_file = "+strconv.Quote(filepath.Join(dir, "absent"))+"\n")
+	unsafeToken := writeConfig(t, base+"token_file = "+strconv.Quote(readable)+"\n")
+	proxy := writeConfig(t, "vault_addr = \"unix://"+filepath.Join(dir, "no-proxy.sock")+"\"\ntimeout = \"2s\"\n")
+	args := func(cfg string, more ...string) []string {
+		return append([]string{"totp", "config=" + cfg, "dev"}, more...)
+	}
+
+	tests := []struct {
+		name    string
+		req     Request
+		want    Result
+		parts   []string
+		wantMsg string
+	}{
+		{"no token source", Request{Args: args(noToken), User: "alice", Token: "123456"}, ServiceErr,
+			[]string{"configuration error", noToken, "set token_file"}, ""},
+		{"a password", Request{Args: args(good), User: "alice", Token: "hunter2"}, AuthErr,
+			[]string{"not a 6- or 8-digit code; Vault was not asked"}, ""},
+		{"an OTP", Request{Args: args(good), User: "alice", Token: otp}, AuthErr,
+			[]string{"not a 6- or 8-digit code"}, ""},
+		{"five digits", Request{Args: args(good), User: "alice", Token: "12345"}, AuthErr, []string{"Vault was not asked"}, ""},
+		{"seven digits", Request{Args: args(good), User: "alice", Token: "1234567"}, AuthErr, []string{"Vault was not asked"}, ""},
+		{"nine digits", Request{Args: args(good), User: "alice", Token: "123456789"}, AuthErr, []string{"Vault was not asked"}, ""},
+		{"a code with a space", Request{Args: args(good), User: "alice", Token: "123 456"}, AuthErr, []string{"Vault was not asked"}, ""},
+		{"Arabic-Indic digits", Request{Args: args(good), User: "alice", Token: "١٢٣٤٥٦"}, AuthErr, []string{"Vault was not asked"}, ""},
+		{"empty code", Request{Args: args(good), User: "alice", Token: ""}, AuthErr, []string{"Vault was not asked"}, ""},
+		{"user name with a slash", Request{Args: args(good), User: "alice/../bob", Token: "123456"}, AuthErr,
+			[]string{"user name cannot name a Vault TOTP key", "Vault was not asked"}, ""},
+		{"user name ending in a dot", Request{Args: args(good), User: "alice.", Token: "123456"}, AuthErr,
+			[]string{"Vault was not asked"}, ""},
+		{"non-ASCII user name", Request{Args: args(good), User: "zoë", Token: "123456"}, AuthErr,
+			[]string{"Vault was not asked"}, ""},
+		{"token file missing", Request{Args: args(missingToken), User: "alice", Token: "123456"}, ServiceErr,
+			[]string{"configuration error", "token_file: ", "no such file"}, ""},
+		{"token file readable by others", Request{Args: args(unsafeToken), User: "alice", Token: "123456"}, ServiceErr,
+			[]string{"token_file: ", readable, "readable by others"}, ""},
+		{"Vault unreachable", Request{Args: args(good), User: "alice", Token: "123456"}, Unavailable,
+			[]string{"Vault unavailable", "connection refused"}, unavailableCodeMessage},
+		{"Vault Proxy socket missing", Request{Args: args(proxy), User: "alice", Token: "12345678"}, Unavailable,
+			[]string{"Vault unavailable", "no-proxy.sock"}, unavailableCodeMessage},
+		{"nullok does not hide an unreachable Vault", Request{Args: args(good, "nullok"), User: "alice", Token: "123456"}, Unavailable,
+			[]string{"Vault unavailable"}, unavailableCodeMessage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Decide(context.Background(), tt.req)
+			if v.Result != tt.want {
+				t.Errorf("Result = %s, want %s; log: %s", v.Result.PAMName(), tt.want.PAMName(), v.Log)
+			}
+			for _, p := range tt.parts {
+				if !strings.Contains(v.Log, p) {
+					t.Errorf("log does not contain %q: %s", p, v.Log)
+				}
+			}
+			if v.Message != tt.wantMsg {
+				t.Errorf("message %q, want %q", v.Message, tt.wantMsg)
+			}
+			for _, s := range []string{tt.req.Token, secret} {
+				if s != "" && (strings.Contains(v.Log, s) || strings.Contains(v.Message, s)) {
+					t.Errorf("the verdict holds %q: %+v", s, v)
+				}
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestField checks that a log value is written as is only when it is plain.
@@ -156,4 +157,83 @@ func checkLogLine(t *testing.T, log string) {
 			rest = rest[1:]
 		}
 	}
+}
+
+// TestLogClipsCallerFields checks that no caller-supplied field can push the
+// reason off the log line: each is cut to its bound with a visible marker,
+// the line fits the adapter's buffer, and the reason is whole.
+func TestLogClipsCallerFields(t *testing.T) {
+	huge := strings.Repeat("a", 1010)
+	wide := strings.Repeat("\x01", 600) // each byte is written as 4
+	reason := errors.New(`token is not shaped like a Vault OTP; Vault was not asked`)
+	tests := []struct {
+		name string
+		rec  record
+		cut  []string // fields that must be cut
+	}{
+		{"1010-byte user", record{user: huge}, []string{"user"}},
+		{"user of control characters", record{user: wide}, []string{"user"}},
+		{"user with a line break", record{user: huge + "\nsshd[1]: Accepted password for root"}, []string{"user"}},
+		{"huge rhost", record{user: "alice", rhost: huge}, []string{"rhost"}},
+		{"huge role", record{user: "alice", role: huge}, []string{"role"}},
+		{"huge ignored arguments", record{user: "alice", warnings: []string{huge, huge}}, []string{"ignored"}},
+		{"huge vault", record{user: "alice", vault: huge, debug: true}, []string{"vault"}},
+		{"everything huge", record{user: huge, rhost: wide, role: huge, vault: huge, warnings: []string{huge}, debug: true, start: time.Now()},
+			[]string{"user", "rhost", "role", "ignored", "vault"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := tt.rec.verdict(AuthErr, reason)
+			checkLogLine(t, v.Log)
+			if len(v.Log) > MaxLog {
+				t.Fatalf("log line is %d bytes, more than the %d the adapter holds: %s", len(v.Log), MaxLog, v.Log)
+			}
+			if want := " reason=" + strconv.Quote(reason.Error()); !strings.Contains(v.Log, want) {
+				t.Fatalf("log does not hold the whole reason %s: %s", want, v.Log)
+			}
+			for _, f := range tt.cut {
+				val := fieldValue(t, v.Log, f)
+				if !strings.HasSuffix(val, " bytes)") || !strings.Contains(val, "…(") {
+					t.Errorf("field %s = %q is not marked as cut", f, val)
+				}
+			}
+		})
+	}
+}
+
+// TestLogClipsReasonLast checks that a reason too long for what the fields
+// leave is cut, marked, and the line still fits; fields within their bounds
+// are whole.
+func TestLogClipsReasonLast(t *testing.T) {
+	r := record{user: "alice", rhost: "10.0.0.1"}
+	v := r.verdict(ServiceErr, errors.New(strings.Repeat("reason ", 400)))
+	checkLogLine(t, v.Log)
+	if len(v.Log) > MaxLog {
+		t.Fatalf("log line is %d bytes: %s", len(v.Log), v.Log)
+	}
+	if !strings.Contains(v.Log, " user=alice rhost=10.0.0.1 ") {
+		t.Errorf("short fields were changed: %s", v.Log)
+	}
+	if val := fieldValue(t, v.Log, "reason"); !strings.HasSuffix(val, "…(2800 bytes)") {
+		t.Errorf("reason = %q, want it cut and marked", val)
+	}
+}
+
+// fieldValue returns the value of the field name of a log line, unquoted.
+func fieldValue(t *testing.T, log, name string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(log, " "+name+"=")
+	if !ok {
+		t.Fatalf("log has no field %s: %s", name, log)
+	}
+	if strings.HasPrefix(after, `"`) {
+		q, err := strconv.QuotedPrefix(after)
+		if err != nil {
+			t.Fatalf("field %s is badly quoted: %s", name, log)
+		}
+		s, _ := strconv.Unquote(q)
+		return s
+	}
+	val, _, _ := strings.Cut(after, " ")
+	return val
 }

@@ -12,11 +12,15 @@ import (
 // `pam-vault-check helper` over the helper's standard input and output.
 // Every field is a string terminated by a NUL byte, which no C string holds.
 //
-//	request: user, token, rhost, service, then each module argument, to EOF
+//	request: user, token, rhost, service, ssh_connection, then each module
+//	         argument, to EOF
 //	verdict: result as a decimal digit, message, log line
 //
 // Both sides cap sizes, so neither can make the other read without bound.
 const (
+	// RequestFields is the number of fields before the module arguments;
+	// PAM_VAULT_REQUEST_FIELDS in cgo/pam_vault_engine.h is the same.
+	RequestFields = 5
 	// MaxRequest bounds a request on the wire.
 	MaxRequest = 64 << 10
 	// MaxMessage and MaxLog bound the verdict's strings; they match the
@@ -39,16 +43,17 @@ func ReadRequest(r io.Reader) (Request, error) {
 		return Request{}, errors.New("request does not end with a NUL byte")
 	}
 	fields := bytes.Split(buf[:len(buf)-1], []byte{0})
-	if len(fields) < 4 {
-		return Request{}, fmt.Errorf("request has %d fields, want at least 4", len(fields))
+	if len(fields) < RequestFields {
+		return Request{}, fmt.Errorf("request has %d fields, want at least %d", len(fields), RequestFields)
 	}
 	req := Request{
-		User:       string(fields[0]),
-		Token:      string(fields[1]),
-		RemoteHost: string(fields[2]),
-		Service:    string(fields[3]),
+		User:          string(fields[0]),
+		Token:         string(fields[1]),
+		RemoteHost:    string(fields[2]),
+		Service:       string(fields[3]),
+		SSHConnection: string(fields[4]),
 	}
-	for _, a := range fields[4:] {
+	for _, a := range fields[RequestFields:] {
 		req.Args = append(req.Args, string(a))
 	}
 	return req, nil
@@ -57,7 +62,7 @@ func ReadRequest(r io.Reader) (Request, error) {
 // AppendRequest appends req in the helper wire format. The adapter has its own
 // encoder in C; this one serves tests and benchmarks of the helper.
 func AppendRequest(dst []byte, req Request) []byte {
-	for _, s := range append([]string{req.User, req.Token, req.RemoteHost, req.Service}, req.Args...) {
+	for _, s := range append([]string{req.User, req.Token, req.RemoteHost, req.Service, req.SSHConnection}, req.Args...) {
 		dst = append(dst, s...)
 		dst = append(dst, 0)
 	}
@@ -87,8 +92,8 @@ func ReadVerdict(buf []byte) (Verdict, error) {
 	// As strict as the adapter's decode_verdict: one digit, and strings
 	// that fit its buffers.
 	r := fields[0]
-	if len(r) != 1 || r[0] < '0'+byte(Success) || r[0] > '0'+byte(ServiceErr) {
-		return Verdict{}, fmt.Errorf("verdict result %q is not one of 0-3", r)
+	if len(r) != 1 || r[0] < '0'+byte(Success) || r[0] > '0'+byte(MaxResult) {
+		return Verdict{}, fmt.Errorf("verdict result %q is not one of 0-%d", r, MaxResult)
 	}
 	if len(fields[1]) > MaxMessage || len(fields[2]) > MaxLog {
 		return Verdict{}, fmt.Errorf("verdict message or log is longer than %d or %d bytes", MaxMessage, MaxLog)

@@ -22,6 +22,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		{"unicode", Request{Args: []string{"ünïcödé=✓"}, User: "José", Token: "пароль", RemoteHost: "host.例え.jp", Service: "日本"}},
 		{"spaces and newlines", Request{Args: []string{"a b", "c\nd"}, User: "a\nb", Token: " x ", RemoteHost: "\t", Service: "\r\n"}},
 		{"invalid UTF-8", Request{User: "\xff\xfe", Token: "\x80"}},
+		{"SSH_CONNECTION", Request{User: "alice", Service: "sshd", SSHConnection: "10.0.0.1 50022 10.0.0.2 22", Args: []string{"debug"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,15 +43,15 @@ func TestRequestRoundTrip(t *testing.T) {
 
 // TestAppendRequestAppends checks that AppendRequest keeps what dst holds.
 func TestAppendRequestAppends(t *testing.T) {
-	got := AppendRequest([]byte("prefix"), Request{User: "u", Token: "t", RemoteHost: "r", Service: "s", Args: []string{"a"}})
-	if want := "prefixu\x00t\x00r\x00s\x00a\x00"; string(got) != want {
+	got := AppendRequest([]byte("prefix"), Request{User: "u", Token: "t", RemoteHost: "r", Service: "s", SSHConnection: "c", Args: []string{"a"}})
+	if want := "prefixu\x00t\x00r\x00s\x00c\x00a\x00"; string(got) != want {
 		t.Fatalf("AppendRequest = %q, want %q", got, want)
 	}
 }
 
 // TestReadRequestRejects checks the requests that ReadRequest refuses.
 func TestReadRequestRejects(t *testing.T) {
-	max := AppendRequest(nil, Request{User: strings.Repeat("u", MaxRequest-4)})
+	max := AppendRequest(nil, Request{User: strings.Repeat("u", MaxRequest-RequestFields)})
 	if len(max) != MaxRequest {
 		t.Fatalf("max request is %d bytes, want %d", len(max), MaxRequest)
 	}
@@ -67,6 +68,7 @@ func TestReadRequestRejects(t *testing.T) {
 		{"no NUL at all", "alice", "NUL"},
 		{"one field", "u\x00", "1 fields"},
 		{"three fields", "u\x00t\x00r\x00", "3 fields"},
+		{"four fields, as before SSH_CONNECTION", "u\x00t\x00r\x00s\x00", "4 fields"},
 		{"just NULs, three fields", "\x00\x00\x00", "3 fields"},
 		{"one byte over MaxRequest", string(max) + "\x00", "larger"},
 		{"far over MaxRequest", strings.Repeat("a\x00", MaxRequest), "larger"},
@@ -182,7 +184,7 @@ func TestReadVerdictRejects(t *testing.T) {
 		{"one field", "0\x00"},
 		{"two fields", "0\x00m\x00"},
 		{"four fields", "0\x00m\x00l\x00x\x00"},
-		{"result 4", "4\x00m\x00l\x00"},
+		{"result 5", "5\x00m\x00l\x00"},
 		{"result 9", "9\x00m\x00l\x00"},
 		{"result -1", "-1\x00m\x00l\x00"},
 		{"result 10", "10\x00m\x00l\x00"},
@@ -249,8 +251,8 @@ func TestClip(t *testing.T) {
 // what it accepts encodes back to the same bytes.
 func FuzzReadRequest(f *testing.F) {
 	for _, s := range []string{
-		"", "\x00", "\x00\x00\x00\x00", "u\x00t\x00r\x00s\x00",
-		"alice\x000d2c6a3e-5f4b-4c1d-9e8f-7a6b5c4d3e2f\x0010.1.2.3\x00sshd\x00config=/etc/x.hcl\x00debug\x00",
+		"", "\x00", "\x00\x00\x00\x00", "u\x00t\x00r\x00s\x00", "u\x00t\x00r\x00s\x00c\x00",
+		"alice\x000d2c6a3e-5f4b-4c1d-9e8f-7a6b5c4d3e2f\x0010.1.2.3\x00sshd\x0010.1.2.3 5000 10.1.2.4 22\x00config=/etc/x.hcl\x00debug\x00",
 		"u\x00t\x00r\x00", "u\x00t\x00r\x00s", "\x00\x00\x00\x00\x00\x00",
 		"José\x00пароль\x00::1\x00日本\x00",
 	} {

@@ -57,6 +57,15 @@ func FuzzAllowed(f *testing.F) {
 		if why == "" {
 			t.Fatal("Allowed gave no reason")
 		}
+		// Whatever SSH_CONNECTION says, it never widens today's rule: the
+		// connection's address counts only if it is one of the host's.
+		for _, conn := range []netip.Addr{ip, local, ip.Unmap(), {}} {
+			if via, vwhy := AllowedVia(ip, conn, []netip.Addr{local}, []netip.Prefix{cidr}); via && !ok {
+				t.Fatalf("AllowedVia(%v, %v) allowed (%s) what Allowed refused (%s)", ip, conn, vwhy, why)
+			} else if vwhy == "" {
+				t.Fatal("AllowedVia gave no reason")
+			}
+		}
 		if !ok {
 			return
 		}

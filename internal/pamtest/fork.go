@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,12 +12,13 @@ import (
 )
 
 // ForkRun is one run of the fork harness, test/pamtester/testdata/
-// forkharness.c: the PAM codes the parent and the child printed, as
-// decimal numbers ("" for a parent that did not authenticate, "hang" for a
-// child without a verdict in time), and the whole Outcome.
+// forkharness.c: the PAM codes the parent, its second thread and the child
+// printed, as decimal numbers ("" for a parent or thread that did not
+// authenticate, "hang" for a child without a verdict in time), and the
+// whole Outcome.
 type ForkRun struct {
 	Outcome
-	Parent, Child string
+	Parent, Thread, Child string
 }
 
 var forkHarness struct {
@@ -31,13 +33,28 @@ var forkHarness struct {
 // childToken. A run longer than limit fails t.
 func Fork(t testing.TB, limit time.Duration, env []string, service, user, childToken, parentToken string) ForkRun {
 	t.Helper()
-	forkHarness.once.Do(func() { forkHarness.path, forkHarness.err = compileForkHarness() })
-	if forkHarness.err != nil {
-		t.Fatalf("compiling the fork harness: %v", forkHarness.err)
-	}
 	args := []string{service, user, childToken}
 	if parentToken != "" {
 		args = append(args, parentToken)
+	}
+	return runForkHarness(t, limit, env, args...)
+}
+
+// ForkDuringLoad runs the fork harness so that the child may be forked
+// while the parent loads the engine: another thread of the parent starts
+// authenticating with threadToken, which loads the engine, and the main
+// thread forks delay later; the child authenticates with childToken.
+func ForkDuringLoad(t testing.TB, limit time.Duration, env []string, delay time.Duration, service, user, childToken, threadToken string) ForkRun {
+	t.Helper()
+	us := strconv.FormatInt(delay.Microseconds(), 10)
+	return runForkHarness(t, limit, env, "-thread", us, threadToken, service, user, childToken)
+}
+
+func runForkHarness(t testing.TB, limit time.Duration, env []string, args ...string) ForkRun {
+	t.Helper()
+	forkHarness.once.Do(func() { forkHarness.path, forkHarness.err = compileForkHarness() })
+	if forkHarness.err != nil {
+		t.Fatalf("compiling the fork harness: %v", forkHarness.err)
 	}
 	r := ForkRun{Outcome: Exec(t, limit, env, "", forkHarness.path, args...)}
 	if !r.OK {
@@ -46,6 +63,9 @@ func Fork(t testing.TB, limit time.Duration, env []string, service, user, childT
 	for _, line := range strings.Split(r.Output, "\n") {
 		if v, ok := strings.CutPrefix(line, "parent "); ok {
 			r.Parent = v
+		}
+		if v, ok := strings.CutPrefix(line, "thread "); ok {
+			r.Thread = v
 		}
 		if v, ok := strings.CutPrefix(line, "child "); ok {
 			r.Child = v

@@ -74,7 +74,7 @@ func (j *Journal) Verdict(code int) int {
 }
 
 // Check prints a summary of j on standard output and returns an error
-// naming every typed token found in a logged line. A journal of attempts
+// naming every typed token found in a logged line (ContainsToken). A journal of attempts
 // without a single captured line is an error too: it would prove nothing.
 func (j *Journal) Check() error {
 	j.mu.Lock()
@@ -82,7 +82,7 @@ func (j *Journal) Check() error {
 	var leaks []string
 	for tok := range j.tokens {
 		for _, line := range j.lines {
-			if strings.Contains(line, tok) {
+			if ContainsToken(line, tok) {
 				leaks = append(leaks, fmt.Sprintf("token %q in %q", tok, line))
 			}
 		}
@@ -96,4 +96,27 @@ func (j *Journal) Check() error {
 		return fmt.Errorf("typed tokens reached the log:\n%s", strings.Join(leaks, "\n"))
 	}
 	return nil
+}
+
+// ContainsToken reports whether tok appears in line. A token of digits
+// only, such as a TOTP code, counts only where no digit stands beside it:
+// a six-digit code would otherwise be found by chance in the long numbers
+// of temporary paths, process ids and durations, while a logged code
+// would stand on its own.
+func ContainsToken(line, tok string) bool {
+	if strings.Trim(tok, "0123456789") != "" {
+		return strings.Contains(line, tok)
+	}
+	isDigit := func(s string, i int) bool { return i >= 0 && i < len(s) && s[i] >= '0' && s[i] <= '9' }
+	for off := 0; ; {
+		i := strings.Index(line[off:], tok)
+		if i < 0 {
+			return false
+		}
+		i += off
+		if !isDigit(line, i-1) && !isDigit(line, i+len(tok)) {
+			return true
+		}
+		off = i + 1
+	}
 }

@@ -60,6 +60,11 @@ func newClient(caFile string) (*http.Client, error) {
 // non-2xx answer is returned as an *Error carrying the status and Vault's
 // errors.
 func (s *Server) Do(method, path string, body, out any) error {
+	return s.DoWithToken(s.RootToken, method, path, body, out)
+}
+
+// DoWithToken is Do with token, "" for none, instead of the root token.
+func (s *Server) DoWithToken(token, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -72,7 +77,9 @@ func (s *Server) Do(method, path string, body, out any) error {
 	if err != nil {
 		return fmt.Errorf("vault %s /v1/%s: %w", method, path, err)
 	}
-	req.Header.Set("X-Vault-Token", s.RootToken)
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

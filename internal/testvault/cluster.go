@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -184,30 +183,15 @@ ui            = false
 		RootToken: c.RootToken,
 		Dir:       dir,
 		logPath:   filepath.Join(dir, "vault.log"),
-		done:      make(chan struct{}),
 	}
 	if s.client, err = newClient(""); err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cmd, done, err := spawn(c.bin, dir, s.logPath, []string{"HOME=" + home, "PATH=" + childPath()}, "server", "-config="+cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("start cluster node %d: %w", i, err)
 	}
-	defer logf.Close() // the child holds its own copy
-	cmd := exec.Command(c.bin, "server", "-config="+cfgPath)
-	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + home, "PATH=" + childPath()}
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start cluster node %d (%s): %w", i, c.bin, err)
-	}
-	s.cmd = cmd
-	go func() {
-		_ = cmd.Wait()
-		close(s.done)
-	}()
+	s.cmd, s.done = cmd, done
 	return s, nil
 }
 

@@ -91,7 +91,6 @@ func start(bin string, opts Options) (*Server, error) {
 		Dir:       dir,
 		RootToken: "root-" + rand.Text(),
 		logPath:   filepath.Join(dir, "vault.log"),
-		done:      make(chan struct{}),
 	}
 	if err := s.launch(bin, port, opts); err != nil {
 		os.RemoveAll(dir)
@@ -128,15 +127,28 @@ func (s *Server) launch(bin string, port int, opts Options) error {
 		s.Addr = "https://" + listen
 		s.CACert = filepath.Join(certDir, "vault-ca.pem")
 	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cmd, done, err := spawn(bin, s.Dir, s.logPath, []string{"HOME=" + home, "PATH=" + childPath()}, args...)
 	if err != nil {
 		return fmt.Errorf("start vault: %w", err)
 	}
+	s.cmd, s.done = cmd, done
+	return nil
+}
+
+// spawn starts bin with args in dir, with environment env, its output
+// appended to logPath, in a process group of its own (so that stopGroup
+// ends whatever it starts) and killed if the test binary dies. done is
+// closed once it has been reaped.
+func spawn(bin, dir, logPath string, env []string, args ...string) (cmd *exec.Cmd, done chan struct{}, err error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer logf.Close() // the child holds its own copy
 
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = s.Dir
-	cmd.Env = []string{"HOME=" + home, "PATH=" + childPath()}
+	cmd = exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
 	cmd.Stdin = nil
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -146,14 +158,14 @@ func (s *Server) launch(bin string, port int, opts Options) error {
 		Pdeathsig: syscall.SIGKILL,
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start vault %s: %w", bin, err)
+		return nil, nil, fmt.Errorf("%s: %w", bin, err)
 	}
-	s.cmd = cmd
+	done = make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		close(s.done)
+		close(done)
 	}()
-	return nil
+	return cmd, done, nil
 }
 
 // childPath is the PATH given to the server.

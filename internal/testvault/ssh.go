@@ -49,9 +49,21 @@ func (s *Server) IssueOTP(mount, role, user, ip string) (string, error) {
 // log_raw set, so request and response bodies appear unhashed and a test can
 // grep the log for what reached Vault.
 func (s *Server) EnableFileAudit(path string) error {
+	return s.enableFileAudit(path, "true")
+}
+
+// EnableHashedFileAudit enables the file audit device "file", writing to
+// path as Vault does by default: request paths in clear, every string of a
+// body as an HMAC. A test can count the requests to a path without the log
+// holding what was sent, such as a TOTP code.
+func (s *Server) EnableHashedFileAudit(path string) error {
+	return s.enableFileAudit(path, "false")
+}
+
+func (s *Server) enableFileAudit(path, raw string) error {
 	body := map[string]any{
 		"type":    "file",
-		"options": map[string]string{"file_path": path, "log_raw": "true"},
+		"options": map[string]string{"file_path": path, "log_raw": raw},
 	}
 	if err := s.Do(http.MethodPut, "sys/audit/file", body, nil); err != nil {
 		return fmt.Errorf("enable file audit to %s: %w", path, err)

@@ -3,6 +3,7 @@ package testvault
 import (
 	"io"
 	"os"
+	"os/exec"
 	"syscall"
 	"time"
 )
@@ -14,24 +15,28 @@ const maxLogTail = 4 << 10
 // not exited within 10 seconds. It keeps Dir, so the log and audit log stay
 // readable until Close. Stop may be called more than once.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		if s.cmd == nil || s.cmd.Process == nil {
-			return
-		}
-		select {
-		case <-s.done:
-			return // already exited and reaped: its pid may belong to someone else now
-		default:
-		}
-		pgid := s.cmd.Process.Pid // Setpgid made the server its group's leader
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(stopTimeout):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-s.done
-		}
-	})
+	s.stopOnce.Do(func() { stopGroup(s.cmd, s.done) })
+}
+
+// stopGroup ends the process group of cmd, started by spawn, whose done
+// channel is done: SIGTERM, then SIGKILL after stopTimeout.
+func stopGroup(cmd *exec.Cmd, done chan struct{}) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	select {
+	case <-done:
+		return // already exited and reaped: its pid may belong to someone else now
+	default:
+	}
+	pgid := cmd.Process.Pid // Setpgid made the process its group's leader
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
 }
 
 // Close stops the server and removes Dir. Close may be called more than once.
@@ -49,8 +54,12 @@ func (s *Server) LogPath() string { return s.logPath }
 
 // LogTail returns up to the last 4 KiB of the server's log, or a note saying
 // why it could not be read.
-func (s *Server) LogTail() string {
-	f, err := os.Open(s.logPath)
+func (s *Server) LogTail() string { return tail(s.logPath) }
+
+// tail returns up to the last 4 KiB of the log at path, or a note saying
+// why it could not be read.
+func tail(path string) string {
+	f, err := os.Open(path)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}

@@ -11,11 +11,14 @@ import (
 // Check applies the host's rules to what Vault said about a valid OTP, in the
 // order vault-ssh-helper applies them: the OTP's username must equal user
 // exactly; its IP must equal an address in local exactly or lie inside an
-// allowed_cidr_list entry; its role must be allowed. local lists the host's
-// addresses; it is called only once the cheaper checks have passed. The
-// error wraps ErrRejected, or ErrUnavailable when Vault's IP is not an
-// address at all or local fails.
-func Check(cfg *config.Config, a Answer, user string, local func() ([]netip.Addr, error)) error {
+// allowed_cidr_list entry; its role must be allowed. conn is the local
+// address of the connection the login came over, from SSH_CONNECTION, or
+// the zero Addr when there is none; when valid, only it counts as this
+// host's address, and only if local holds it (netcheck.AllowedVia). local
+// lists the host's addresses; it is called only once the cheaper checks
+// have passed. The error wraps ErrRejected, or ErrUnavailable when Vault's
+// IP is not an address at all or local fails.
+func Check(cfg *config.Config, a Answer, user string, conn netip.Addr, local func() ([]netip.Addr, error)) error {
 	if a.Username != user {
 		return fmt.Errorf("%w: OTP was issued for user %q", ErrRejected, a.Username)
 	}
@@ -27,7 +30,7 @@ func Check(cfg *config.Config, a Answer, user string, local func() ([]netip.Addr
 	if err != nil {
 		return fmt.Errorf("%w: listing this host's addresses: %w", ErrUnavailable, err)
 	}
-	if ok, why := netcheck.Allowed(ip, addrs, cfg.AllowedCIDRs); !ok {
+	if ok, why := netcheck.AllowedVia(ip, conn, addrs, cfg.AllowedCIDRs); !ok {
 		return fmt.Errorf("%w: OTP was issued for another host: %s", ErrRejected, why)
 	}
 	if !cfg.RoleAllowed(a.Role) {

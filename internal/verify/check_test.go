@@ -30,6 +30,7 @@ func TestCheck(t *testing.T) {
 		answer  Answer
 		user    string
 		local   []netip.Addr // nil for local
+		conn    string       // the local address of SSH_CONNECTION; "" for none
 		wantErr error        // nil for success
 		parts   []string     // substrings of the error text
 	}{
@@ -112,6 +113,22 @@ func TestCheck(t *testing.T) {
 			answer: with(func(a *Answer) { a.IP = "10.1.2.4" }), user: "alice", wantErr: ErrRejected},
 		{name: "roles star still checks the user", config: []string{`allowed_roles = "*"`},
 			answer: with(func(a *Answer) { a.Username = "root" }), user: "alice", wantErr: ErrRejected},
+
+		// Over a connection sshd described, only the address it reached
+		// counts, and only if this host holds it.
+		{name: "connection reached the OTP's address", config: []string{roles}, answer: ok, user: "alice", conn: "10.1.2.3"},
+		{name: "loopback OTP over a connection to another address", config: []string{roles},
+			answer: with(func(a *Answer) { a.IP = "127.0.0.1" }), user: "alice", conn: "10.1.2.3",
+			wantErr: ErrRejected, parts: []string{"127.0.0.1 is an address of this host but not 10.1.2.3"}},
+		{name: "loopback OTP over a loopback connection", config: []string{roles},
+			answer: with(func(a *Answer) { a.IP = "127.0.0.1" }), user: "alice", conn: "127.0.0.1"},
+		{name: "IPv4-mapped OTP over an IPv4 connection", config: []string{roles},
+			answer: with(func(a *Answer) { a.IP = "::ffff:10.1.2.3" }), user: "alice", conn: "10.1.2.3"},
+		{name: "forged connection address the host does not hold", config: []string{roles},
+			answer: with(func(a *Answer) { a.IP = "192.0.2.7" }), user: "alice", conn: "192.0.2.7",
+			wantErr: ErrRejected, parts: []string{"no interface of this host holds it"}},
+		{name: "other address inside allowed_cidr_list over a connection", config: []string{roles, `allowed_cidr_list = "192.0.2.0/24"`},
+			answer: with(func(a *Answer) { a.IP = "192.0.2.7" }), user: "alice", conn: "10.1.2.3"},
 	}
 	// Empty or absent allowed_roles allows nobody, whatever the role.
 	for _, cfgLine := range []string{`allowed_roles = ""`, `allowed_roles = " , "`, ""} {
@@ -122,6 +139,7 @@ func TestCheck(t *testing.T) {
 				answer  Answer
 				user    string
 				local   []netip.Addr
+				conn    string
 				wantErr error
 				parts   []string
 			}{
@@ -141,7 +159,11 @@ func TestCheck(t *testing.T) {
 			if tt.local != nil {
 				l = tt.local
 			}
-			err := Check(cfg, tt.answer, tt.user, func() ([]netip.Addr, error) { return l, nil })
+			var conn netip.Addr
+			if tt.conn != "" {
+				conn = netip.MustParseAddr(tt.conn)
+			}
+			err := Check(cfg, tt.answer, tt.user, conn, func() ([]netip.Addr, error) { return l, nil })
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Check(%+v, user %q): %v", tt.answer, tt.user, err)
@@ -179,10 +201,10 @@ func TestCheckListsAddressesLast(t *testing.T) {
 		called = true
 		return nil, errors.New("no netlink")
 	}
-	if err := Check(cfg, answer, "bob", failing); !errors.Is(err, ErrRejected) || called {
+	if err := Check(cfg, answer, "bob", netip.Addr{}, failing); !errors.Is(err, ErrRejected) || called {
 		t.Fatalf("another user's OTP: err %v, addresses listed %v; want ErrRejected without listing", err, called)
 	}
-	if err := Check(cfg, answer, "alice", failing); !errors.Is(err, ErrUnavailable) || !called {
+	if err := Check(cfg, answer, "alice", netip.Addr{}, failing); !errors.Is(err, ErrUnavailable) || !called {
 		t.Fatalf("addresses unlisted: err %v, listed %v; want ErrUnavailable", err, called)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,14 +28,20 @@ const MaxAnswer = 64 << 10
 type Client struct {
 	bases     []*url.URL // vault_addr's addresses, in the order tried
 	mount     string
+	totpMount string
 	namespace string
+	socket    string        // the Vault Proxy socket every request goes to, if any
 	timeout   time.Duration // bounds a request whose context has no deadline
+	token     string        // sent as X-Vault-Token when set (WithToken)
 	http      *http.Client
 }
 
 // NewClient builds a client from cfg alone. It reads the CA files named by
 // cfg but nothing from the environment, and the HTTP transport it uses has
-// no proxy and its own TLS settings.
+// no proxy and its own TLS settings. When vault_addr is a unix socket, the
+// transport connects to it and nowhere else, after holding it to the config
+// file's rules (config.CheckSocket); a socket that does not exist yet is
+// left to the connection to report.
 func NewClient(cfg *config.Config) (*Client, error) {
 	var bases []*url.URL
 	for _, addr := range cfg.VaultAddrs {
@@ -51,9 +58,20 @@ func NewClient(cfg *config.Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: -1}
+	dial := dialer.DialContext
+	socket := cfg.SocketPath()
+	if socket != "" {
+		if err := config.CheckSocket(socket); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: vault_addr: %w", ErrConfig, err)
+		}
+		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "unix", socket)
+		}
+	}
 	transport := &http.Transport{
 		Proxy:                  nil, // never HTTP_PROXY and friends
-		DialContext:            (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: -1}).DialContext,
+		DialContext:            dial,
 		TLSClientConfig:        tlsConf,
 		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
@@ -64,7 +82,9 @@ func NewClient(cfg *config.Config) (*Client, error) {
 	return &Client{
 		bases:     bases,
 		mount:     cfg.SSHMountPoint,
+		totpMount: cfg.TOTPMountPoint,
 		namespace: cfg.Namespace,
+		socket:    socket,
 		timeout:   cfg.Timeout,
 		http: &http.Client{
 			Transport: transport,
@@ -106,6 +126,30 @@ func (c *Client) Pinned(i int) *Client {
 	p := *c
 	p.bases = c.bases[i : i+1]
 	return &p
+}
+
+// WithToken returns a client that sends token as X-Vault-Token with every
+// request. The OTP check needs none: Vault's verify endpoint is
+// unauthenticated.
+func (c *Client) WithToken(token string) *Client {
+	p := *c
+	p.token = token
+	return &p
+}
+
+// Send sends one request for path, relative to /v1/, with payload encoded
+// as its JSON body unless payload is nil, and returns Vault's HTTP status and
+// body for the caller to read. Addresses are tried as for every request of
+// the client (see send).
+func (c *Client) Send(ctx context.Context, method, path string, payload any) (int, []byte, error) {
+	var body []byte
+	if payload != nil {
+		var err error
+		if body, err = json.Marshal(payload); err != nil {
+			return 0, nil, fmt.Errorf("encoding request: %w", err)
+		}
+	}
+	return c.send(ctx, method, path, body)
 }
 
 // Answer is what Vault says about a valid OTP: whom and where it was issued
@@ -267,6 +311,10 @@ func (c *Client) sendTo(ctx context.Context, base *url.URL, method, path string,
 }
 
 func (c *Client) newRequest(ctx context.Context, base *url.URL, method, path string, body []byte) (*http.Request, error) {
+	if base.Scheme == "unix" {
+		// The transport dials the socket whatever the URL's host is.
+		base = &url.URL{Scheme: "http", Host: "localhost"}
+	}
 	u := base.JoinPath("v1")
 	rel, err := url.Parse(path)
 	if err != nil {
@@ -283,6 +331,9 @@ func (c *Client) newRequest(ctx context.Context, base *url.URL, method, path str
 	req.Header.Set("X-Vault-Request", "true")
 	if c.namespace != "" {
 		req.Header.Set("X-Vault-Namespace", c.namespace)
+	}
+	if c.token != "" {
+		req.Header.Set("X-Vault-Token", c.token)
 	}
 	return req, nil
 }
@@ -323,88 +374,32 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// vaultAnswer is the envelope of every Vault API answer.
-type vaultAnswer struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []string        `json:"errors"`
-}
-
 func decodeVerify(status int, body []byte) (Answer, error) {
-	env, err := decodeEnvelope(status, body)
-	if err != nil {
+	var a Answer
+	if err := DecodeData(status, body, "verify answer",
+		Field{"username", &a.Username}, Field{"ip", &a.IP}, Field{"role_name", &a.Role}); err != nil {
 		return Answer{}, err
 	}
-	var data struct {
-		Username *string `json:"username"`
-		IP       *string `json:"ip"`
-		Role     *string `json:"role_name"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return Answer{}, fmt.Errorf("%w: verify answer's data.%s is a JSON %s, not a string", ErrUnavailable, typeErr.Field, typeErr.Value)
-		}
-		return Answer{}, fmt.Errorf("%w: verify answer's data is not a JSON object", ErrUnavailable)
-	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"username", data.Username}, {"ip", data.IP}, {"role_name", data.Role}} {
-		if f.v == nil || *f.v == "" {
-			return Answer{}, fmt.Errorf("%w: verify answer lacks data.%s", ErrUnavailable, f.name)
+	for _, f := range []struct{ name, v string }{{"username", a.Username}, {"ip", a.IP}, {"role_name", a.Role}} {
+		if f.v == "" {
+			return Answer{}, fmt.Errorf("%w: verify answer's data.%s is empty", ErrUnavailable, f.name)
 		}
 	}
-	return Answer{Username: *data.Username, IP: *data.IP, Role: *data.Role}, nil
+	return a, nil
 }
 
 func decodeEcho(status int, body []byte) error {
-	env, err := decodeEnvelope(status, body)
-	if err != nil {
+	var message string
+	err := DecodeData(status, body, "echo answer", Field{"message", &message})
+	switch {
+	case err != nil && status == http.StatusOK:
+		return fmt.Errorf("echo answer is not %q: %w", echoResponse, err)
+	case err != nil:
 		return err
-	}
-	var data struct {
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(env.Data, &data); err != nil || data.Message != echoResponse {
-		return fmt.Errorf("%w: echo answer is not %q: %s", ErrUnavailable, echoResponse, truncate(string(env.Data)))
+	case message != echoResponse:
+		return fmt.Errorf("%w: echo answer is not %q: %s", ErrUnavailable, echoResponse, truncate(message))
 	}
 	return nil
-}
-
-// decodeEnvelope classifies an answer by status and returns its envelope
-// when it is a 200 with a data object.
-func decodeEnvelope(status int, body []byte) (vaultAnswer, error) {
-	var env vaultAnswer
-	jsonErr := json.Unmarshal(body, &env)
-	switch {
-	case status == http.StatusOK:
-		if jsonErr != nil {
-			return env, fmt.Errorf("%w: answer is not JSON: %w", ErrUnavailable, jsonErr)
-		}
-		if len(env.Data) == 0 || string(env.Data) == "null" {
-			return env, fmt.Errorf("%w: answer has no data", ErrUnavailable)
-		}
-		return env, nil
-	case status == http.StatusBadRequest:
-		// Vault's answer about the OTP itself: unknown or already used.
-		return env, fmt.Errorf("%w: Vault says %s", ErrRejected, vaultErrors(env, jsonErr, status))
-	case status == http.StatusNotFound || status == http.StatusForbidden:
-		// Vault answers an unauthenticated request for a path no engine
-		// serves with 403 permission denied.
-		return env, fmt.Errorf("%w: no SSH secrets engine answers at ssh_mount_point in this namespace (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
-	case status == http.StatusServiceUnavailable:
-		return env, fmt.Errorf("%w: Vault is sealed or in maintenance (%s)", ErrUnavailable, vaultErrors(env, jsonErr, status))
-	default:
-		return env, fmt.Errorf("%w: %s", ErrUnavailable, vaultErrors(env, jsonErr, status))
-	}
-}
-
-func vaultErrors(env vaultAnswer, jsonErr error, status int) string {
-	msg := fmt.Sprintf("HTTP %d", status)
-	if jsonErr == nil && len(env.Errors) > 0 {
-		msg += ": " + truncate(strings.Join(env.Errors, "; "))
-	}
-	return msg
 }
 
 // truncate keeps a message from Vault short enough for one log line.

@@ -492,3 +492,68 @@ func TestClientIgnoresProxyEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestClientWithToken checks that a client from WithToken sends its token
+// with Send's requests, that the client it was made from still sends none,
+// and that Send sends a body only when given a payload.
+func TestClientWithToken(t *testing.T) {
+	t.Setenv("VAULT_TOKEN", "hostile-token")
+	var (
+		mu   sync.Mutex
+		seen []seenRequest
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, seenRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
+		mu.Unlock()
+		io.WriteString(w, `{"data":{}}`)
+	}))
+	defer srv.Close()
+	plain := newTestClient(t, srv.URL, `namespace = "team-a"`)
+	withToken := plain.WithToken("operator-token")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, send := range []struct {
+		c       *Client
+		method  string
+		payload any
+	}{
+		{withToken, http.MethodGet, nil},
+		{withToken, http.MethodPut, map[string]any{"generate": true}},
+		{plain, http.MethodGet, nil},
+	} {
+		status, body, err := send.c.Send(ctx, send.method, "totp/keys/alice", send.payload)
+		if err != nil || status != http.StatusOK || string(body) != `{"data":{}}` {
+			t.Fatalf("Send: %d %q %v", status, body, err)
+		}
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for i, want := range []struct {
+		method, token, contentType, body string
+	}{
+		{http.MethodGet, "operator-token", "", ""},
+		{http.MethodPut, "operator-token", "application/json", `{"generate":true}`},
+		{http.MethodGet, "", "", ""},
+	} {
+		r := seen[i]
+		if r.method != want.method || r.path != "/v1/totp/keys/alice" {
+			t.Errorf("request %d: %s %s, want %s /v1/totp/keys/alice", i, r.method, r.path, want.method)
+		}
+		if got := r.header.Values("X-Vault-Token"); want.token == "" && len(got) != 0 || want.token != "" && (len(got) != 1 || got[0] != want.token) {
+			t.Errorf("request %d: X-Vault-Token %q, want %q", i, got, want.token)
+		}
+		if got := r.header.Get("X-Vault-Namespace"); got != "team-a" {
+			t.Errorf("request %d: X-Vault-Namespace %q, want team-a", i, got)
+		}
+		if got := r.header.Get("Content-Type"); got != want.contentType {
+			t.Errorf("request %d: Content-Type %q, want %q", i, got, want.contentType)
+		}
+		if string(r.body) != want.body {
+			t.Errorf("request %d: body %q, want %q", i, r.body, want.body)
+		}
+	}
+}

@@ -45,9 +45,24 @@ func TestDecodeVerify(t *testing.T) {
 		{
 			name:   "valid with extra fields",
 			status: 200,
-			body:   `{"data":{"username":"alice","ip":"::1","role_name":"otp","key_type":"otp"},"errors":[]}`,
+			body:   `{"data":{"username":"alice","ip":"::1","role_name":"otp","key_type":"otp"},"lease_id":"","auth":null}`,
 			want:   Answer{Username: "alice", IP: "::1", Role: "otp"},
 		},
+		// The answers of a server that controls what Vault says: a key
+		// that differs from Vault's in case only, a key given twice, and
+		// errors beside data. encoding/json alone reads the first two as
+		// Vault's keys (matching case-insensitively, the last duplicate
+		// winning) and ignores the third.
+		{name: "keys in another case", status: 200, body: `{"data":{"Username":"alice","IP":"10.1.2.3","Role_Name":"otp"}}`, wantErr: ErrUnavailable, parts: []string{"in case only"}},
+		{name: "one key in another case", status: 200, body: `{"data":{"username":"bob","USERNAME":"alice","ip":"10.1.2.3","role_name":"otp"}}`, wantErr: ErrUnavailable, parts: []string{"in case only"}},
+		{name: "data in another case", status: 200, body: `{"Data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"}}`, wantErr: ErrUnavailable, parts: []string{"in case only"}},
+		{name: "username twice", status: 200, body: `{"data":{"username":"bob","ip":"10.1.2.3","role_name":"otp","username":"alice"}}`, wantErr: ErrUnavailable, parts: []string{"duplicate key", "username"}},
+		{name: "ip twice", status: 200, body: `{"data":{"username":"alice","ip":"192.0.2.1","ip":"10.1.2.3","role_name":"otp"}}`, wantErr: ErrUnavailable, parts: []string{"duplicate key"}},
+		{name: "data twice", status: 200, body: `{"data":{"username":"bob","ip":"10.1.2.3","role_name":"otp"},"data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"}}`, wantErr: ErrUnavailable, parts: []string{"duplicate key"}},
+		{name: "a key twice in an unread member", status: 200, body: `{"data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"},"auth":{"a":1,"a":2}}`, wantErr: ErrUnavailable, parts: []string{"duplicate key"}},
+		{name: "errors beside data", status: 200, body: `{"data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"},"errors":["permission denied"]}`, wantErr: ErrUnavailable, parts: []string{"errors"}},
+		{name: "empty errors beside data", status: 200, body: `{"data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"},"errors":[]}`, wantErr: ErrUnavailable, parts: []string{"errors"}},
+		{name: "null errors beside data", status: 200, body: `{"data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"},"errors":null}`, wantErr: ErrUnavailable, parts: []string{"errors"}},
 		{name: "no data", status: 200, body: `{"request_id":"x"}`, wantErr: ErrUnavailable, parts: []string{"no data"}},
 		{name: "data null", status: 200, body: `{"data":null}`, wantErr: ErrUnavailable, parts: []string{"no data"}},
 		{name: "data empty object", status: 200, body: `{"data":{}}`, wantErr: ErrUnavailable, parts: []string{"data.username"}},
@@ -66,7 +81,7 @@ func TestDecodeVerify(t *testing.T) {
 		{name: "data a string", status: 200, body: `{"data":"alice"}`, wantErr: ErrUnavailable, parts: []string{"not a JSON object"}},
 		{name: "data an array", status: 200, body: `{"data":[{"username":"alice","ip":"10.1.2.3","role_name":"otp"}]}`, wantErr: ErrUnavailable, parts: []string{"not a JSON object"}},
 		{name: "body an array", status: 200, body: `[]`, wantErr: ErrUnavailable, parts: []string{"not JSON"}},
-		{name: "body null", status: 200, body: `null`, wantErr: ErrUnavailable, parts: []string{"no data"}},
+		{name: "body null", status: 200, body: `null`, wantErr: ErrUnavailable, parts: []string{"not a JSON object"}},
 		{name: "errors a string", status: 200, body: `{"data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"},"errors":"x"}`, wantErr: ErrUnavailable},
 		{name: "invalid JSON", status: 200, body: `{"data":{"username":"alice"`, wantErr: ErrUnavailable, parts: []string{"not JSON"}},
 		{name: "HTML", status: 200, body: `<html>proxy login</html>`, wantErr: ErrUnavailable, parts: []string{"not JSON"}},

@@ -103,6 +103,14 @@ func writeFile(t *testing.T, dir, name string, content []byte) string {
 	return path
 }
 
+// chmod sets the mode of path exactly, whatever the umask.
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // trusts reports whether pool verifies a server certificate of ca.
 func trusts(t *testing.T, pool *x509.CertPool, ca *testCA) bool {
 	t.Helper()

@@ -5,9 +5,9 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"pam_vault/internal/config"
 )
@@ -25,6 +25,10 @@ var systemBundles = []string{
 
 // maxCAFile bounds what is read from one CA file.
 const maxCAFile = 4 << 20
+
+// maxCAEntries bounds the entries read from the ca_path directory. A
+// distribution's whole /etc/ssl/certs holds about 300.
+const maxCAEntries = 1024
 
 // secureCipherSuites are the TLS 1.2 suites offered: forward-secret AEAD only.
 // Listing them explicitly keeps a GODEBUG setting inherited from the caller
@@ -59,13 +63,13 @@ func rootCAs(cfg *config.Config) (*x509.CertPool, error) {
 	case cfg.CACert != "":
 		pool := x509.NewCertPool()
 		if err := addPEMFile(pool, cfg.CACert); err != nil {
-			return nil, fmt.Errorf("%w: ca_cert: %w", ErrConfig, err)
+			return nil, fmt.Errorf("%w: %s: ca_cert: %w", ErrConfig, cfg.Where("ca_cert"), err)
 		}
 		return pool, nil
 	case cfg.CAPath != "":
 		pool, err := loadCADir(cfg.CAPath)
 		if err != nil {
-			return nil, fmt.Errorf("%w: ca_path: %w", ErrConfig, err)
+			return nil, fmt.Errorf("%w: %s: ca_path: %w", ErrConfig, cfg.Where("ca_path"), err)
 		}
 		return pool, nil
 	}
@@ -78,17 +82,37 @@ func rootCAs(cfg *config.Config) (*x509.CertPool, error) {
 	return nil, fmt.Errorf("%w: no ca_cert or ca_path is set and no system CA bundle was found (tried %s)", ErrConfig, systemBundles[0])
 }
 
+// loadCADir reads the CA files of the ca_path directory dir: every regular
+// file in it, symbolic links followed (c_rehash names CAs by hash links),
+// each of which must hold a certificate. The directory is held to the
+// config file's rules and read up to maxCAEntries entries, each file to
+// config.ReadTrusted's.
 func loadCADir(dir string) (*x509.CertPool, error) {
-	entries, err := os.ReadDir(dir)
+	d, err := config.OpenTrustedDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading CA directory: %w", err)
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(maxCAEntries + 1)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading CA directory %s: %w", dir, err)
+	}
+	if len(entries) > maxCAEntries {
+		return nil, fmt.Errorf("%s holds more than %d entries; point ca_path at a directory of CA files only", dir, maxCAEntries)
 	}
 	pool := x509.NewCertPool()
 	loaded := 0
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
-		info, err := os.Stat(path) // follows the hash links of c_rehash directories
-		if err != nil || !info.Mode().IsRegular() {
+		switch e.Type() {
+		case 0: // a regular file
+		case fs.ModeSymlink:
+			// A link to a directory, or to nothing, is passed over as a
+			// subdirectory is; a link to a file is read.
+			if info, err := os.Stat(path); err != nil || info.IsDir() {
+				continue
+			}
+		default:
 			continue
 		}
 		if err := addPEMFile(pool, path); err != nil {
@@ -103,26 +127,14 @@ func loadCADir(dir string) (*x509.CertPool, error) {
 }
 
 // addPEMFile adds the certificates of the PEM file at path to pool. The file
-// is opened without blocking, so that a FIFO or a device named by ca_cert
-// fails at once instead of holding the login past its deadline, which
-// starts only after the client is built.
+// is held to the config file's rules (config.ReadTrusted) and opened without
+// blocking, so that a FIFO or a device named by ca_cert fails at once
+// instead of holding the login past its deadline, which starts only after
+// the client is built.
 func addPEMFile(pool *x509.CertPool, path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	pem, err := config.ReadTrusted(path, maxCAFile)
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	if info, err := f.Stat(); err != nil {
-		return err
-	} else if !info.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
-	pem, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(pem) > maxCAFile {
-		return fmt.Errorf("%s is larger than %d bytes", path, maxCAFile)
 	}
 	if !pool.AppendCertsFromPEM(pem) {
 		return fmt.Errorf("%s holds no PEM certificate", path)

@@ -49,6 +49,27 @@ func TestTLSConfig(t *testing.T) {
 	writeFile(t, dirBad, "a.pem", caA.pem)
 	writeFile(t, dirBad, "readme.txt", []byte("not a certificate"))
 
+	// CA files and directories that break the config file's rules.
+	groupWritable := writeFile(t, t.TempDir(), "a.pem", caA.pem)
+	chmod(t, groupWritable, 0o664)
+	openDir := t.TempDir()
+	inOpenDir := writeFile(t, openDir, "a.pem", caA.pem)
+	chmod(t, openDir, 0o775)
+	dirWritableFile := t.TempDir()
+	chmod(t, writeFile(t, dirWritableFile, "a.pem", caA.pem), 0o666)
+	dirLinkOut := t.TempDir()
+	if err := os.Symlink(inOpenDir, filepath.Join(dirLinkOut, "0a1b2c3d.0")); err != nil {
+		t.Fatal(err)
+	}
+	dirFull := t.TempDir()
+	for i := range maxCAEntries + 1 {
+		writeFile(t, dirFull, strconv.Itoa(i)+".pem", caA.pem)
+	}
+	dirAtBound := t.TempDir()
+	for i := range maxCAEntries {
+		writeFile(t, dirAtBound, strconv.Itoa(i)+".pem", caB.pem)
+	}
+
 	_, systemErr := os.Stat(systemBundles[0])
 
 	tests := []struct {
@@ -80,6 +101,13 @@ func TestTLSConfig(t *testing.T) {
 		{name: "ca_path missing", lines: []string{"ca_path = " + strconv.Quote(filepath.Join(dir, "nope"))}, wantErr: true},
 		{name: "ca_path a file", lines: []string{"ca_path = " + strconv.Quote(pemA)}, wantErr: true},
 		{name: "ca_path with a file without PEM", lines: []string{"ca_path = " + strconv.Quote(dirBad)}, wantErr: true},
+		{name: "ca_cert writable by group", lines: []string{"ca_cert = " + strconv.Quote(groupWritable)}, wantErr: true},
+		{name: "ca_cert in a group-writable directory", lines: []string{"ca_cert = " + strconv.Quote(inOpenDir)}, wantErr: true},
+		{name: "ca_path writable by group", lines: []string{"ca_path = " + strconv.Quote(openDir)}, wantErr: true},
+		{name: "ca_path with a file writable by others", lines: []string{"ca_path = " + strconv.Quote(dirWritableFile)}, wantErr: true},
+		{name: "ca_path with a link into a group-writable directory", lines: []string{"ca_path = " + strconv.Quote(dirLinkOut)}, wantErr: true},
+		{name: "ca_path with too many entries", lines: []string{"ca_path = " + strconv.Quote(dirFull)}, wantErr: true},
+		{name: "ca_path with as many entries as allowed", lines: []string{"ca_path = " + strconv.Quote(dirAtBound)}, trustB: true},
 		{name: "system bundle", anyPool: true, needsSys: true},
 		{name: "tls_server_name", lines: []string{"ca_cert = " + strconv.Quote(pemA), `tls_server_name = "vault.internal"`}, trustA: true, serverName: "vault.internal"},
 		{name: "tls_skip_verify", lines: []string{"ca_cert = " + strconv.Quote(pemA), "tls_skip_verify = true"}, trustA: true, skipVerify: true},
@@ -187,7 +215,8 @@ func TestTLSConfigIgnoresEnvironment(t *testing.T) {
 	}
 }
 
-// TestTLSConfigErrorNamesKey checks that a CA error says which key to fix.
+// TestTLSConfigErrorNamesKey checks that a CA error says which key to fix,
+// and where the config file sets it.
 func TestTLSConfigErrorNamesKey(t *testing.T) {
 	dir := t.TempDir()
 	bad := writeFile(t, dir, "bad.pem", []byte("x"))
@@ -197,8 +226,8 @@ func TestTLSConfigErrorNamesKey(t *testing.T) {
 			val = t.TempDir()
 		}
 		_, err := TLSConfig(parseConfig(t, `vault_addr = "https://v:8200"`, key+" = "+strconv.Quote(val)))
-		if err == nil || !strings.Contains(err.Error(), key) {
-			t.Errorf("TLSConfig with a bad %s: error %v does not name %s", key, err, key)
+		if err == nil || !strings.Contains(err.Error(), "test.hcl:2: "+key) {
+			t.Errorf("TLSConfig with a bad %s: error %v does not name test.hcl:2 and %s", key, err, key)
 		}
 	}
 }

@@ -15,7 +15,15 @@ import (
 // status and what it printed.
 func (e *env) check(t *testing.T, stdin string, args ...string) (int, string) {
 	t.Helper()
+	return e.checkEnv(t, nil, stdin, args...)
+}
+
+// checkEnv is check with environ as the program's whole environment, or
+// with this process's when environ is nil.
+func (e *env) checkEnv(t *testing.T, environ []string, stdin string, args ...string) (int, string) {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(e.build, "pam-vault-check"), args...)
+	cmd.Env = environ
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

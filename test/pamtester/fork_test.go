@@ -3,6 +3,7 @@ package pamtester
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"pam_vault/internal/pamtest"
 )
@@ -11,6 +12,7 @@ import (
 const (
 	codeSuccess     = "0"
 	codeServiceErr  = "3"
+	codePermDenied  = "6"
 	codeAuthErr     = "7"
 	codeUnavailable = "9"
 )
@@ -129,4 +131,40 @@ func TestHelperArgument(t *testing.T) {
 	o = e.pamtester(t, svc, testUser, otp+"\n", wrapperDebug)
 	expect(t, o, authErr)
 	logged(t, o, "OTP not found")
+}
+
+// TestForkDuringFirstLoadNeverHangs forks while another thread of the
+// parent is loading the engine for the first time, at several delays so
+// that the fork lands before, during and after the load. The child must
+// never hang on a lock that thread held, and must reach the verdict its
+// token deserves on whichever path it takes.
+func TestForkDuringFirstLoadNeverHangs(t *testing.T) {
+	e := setup(t)
+	svc := e.vaultService(t, "fork-load", e.configText(), "debug")
+	env := pamtest.WrapperEnv(e.serviceDir, 3)
+	paths := map[string]int{}
+	for i := 0; i < 60; i++ {
+		delay := time.Duration(i%6) * time.Millisecond
+		var token, want string
+		switch i % 3 {
+		case 0:
+			token, want = e.otp(t, role, testUser, "127.0.0.1"), codeSuccess
+		case 1:
+			token, want = e.otp(t, role, "bob", "127.0.0.1"), codeAuthErr
+		default:
+			token, want = "not-an-otp", codeAuthErr
+		}
+		r := pamtest.ForkDuringLoad(t, 0, env, delay, svc, testUser, token, "not-an-otp")
+		journal.Record(t, 2, []string{token}, r.Syslog)
+		if r.Child != want || r.Thread != codeAuthErr {
+			t.Fatalf("run %d, fork after %s: child %q, thread %q; want %q, %q\n%s",
+				i, delay, r.Child, r.Thread, want, codeAuthErr, r.Output)
+		}
+		for _, line := range r.SyslogTexts() {
+			if strings.Contains(line, "verifying in") {
+				paths[line]++
+			}
+		}
+	}
+	t.Logf("paths taken by the thread and the child: %v", paths)
 }

@@ -9,17 +9,30 @@ import (
 )
 
 // login authenticates user through libpam in this very process, as a Go
-// PAM application would, answering every prompt with token.
-func (e *env) login(t *testing.T, service, user, token string) (prompts int, err error) {
+// PAM application would, answering every prompt with token. Each of env,
+// "NAME=value", is put into the PAM environment first, as sshd puts
+// SSH_CONNECTION there.
+func (e *env) login(t *testing.T, service, user, token string, env ...string) (prompts int, err error) {
+	t.Helper()
+	p, err := e.loginPrompts(t, service, user, token, env...)
+	return len(p), err
+}
+
+// loginPrompts is login returning the prompts, each as "echo off: " or
+// "echo on: " and its text.
+func (e *env) loginPrompts(t *testing.T, service, user, token string, env ...string) (prompts []string, err error) {
 	t.Helper()
 	// This path logs to the real syslog, which the suite does not read; the
 	// token still joins the journal so that no other run may log it.
 	journal.Record(t, 0, []string{token}, nil)
 	tx, err := pam.StartConfDir(service, user, pam.ConversationFunc(
-		func(s pam.Style, _ string) (string, error) {
+		func(s pam.Style, msg string) (string, error) {
 			switch s {
-			case pam.PromptEchoOff, pam.PromptEchoOn:
-				prompts++
+			case pam.PromptEchoOff:
+				prompts = append(prompts, "echo off: "+msg)
+				return token, nil
+			case pam.PromptEchoOn:
+				prompts = append(prompts, "echo on: "+msg)
 				return token, nil
 			}
 			return "", nil
@@ -32,6 +45,11 @@ func (e *env) login(t *testing.T, service, user, token string) (prompts int, err
 			t.Errorf("pam_end: %v", endErr)
 		}
 	}()
+	for _, v := range env {
+		if err := tx.PutEnv(v); err != nil {
+			t.Fatalf("pam_putenv(%q): %v", v, err)
+		}
+	}
 	if err := tx.Authenticate(0); err != nil {
 		return prompts, err
 	}

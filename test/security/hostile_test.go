@@ -3,6 +3,8 @@ package security
 import (
 	"strings"
 	"testing"
+
+	"pam_vault/internal/pamtest"
 )
 
 // TestHostileEnvironment is DESIGN.md invariant 2 through real libpam: with
@@ -102,4 +104,28 @@ func TestLoadTimeVariablesUseTheHelper(t *testing.T) {
 		})
 	}
 	h.checkUntouched(t)
+}
+
+// TestUserNameCannotForgeALogLine: the user name is the caller's to choose
+// (su's argument, sshd's login name). One that holds a newline and a line
+// of sshd's own must not become a second syslog line when the adapter logs
+// it, here in its line about a failed conversation.
+func TestUserNameCannotForgeALogLine(t *testing.T) {
+	e := setup(t)
+	svc, _ := e.service(t, "forge", config(e.vault.Addr, "3s"))
+	forged := "sshd[1]: Accepted password for root from 192.0.2.1 port 22 ssh2"
+	user := "x\n" + forged
+	// No answer on stdin: the conversation fails. Without -v, pamtester
+	// itself does not print the user name.
+	o := pamtest.Pamtester(t, runLimit, pamtest.WrapperEnv(e.serviceDir, 2), "", svc, user, "authenticate")
+	journal.Record(t, 1, nil, o.Syslog)
+	if o.Result != "Conversation error" {
+		t.Fatalf("want a conversation error, got %q\n%s", o.Result, o.Output)
+	}
+	logged(t, o.SyslogTexts(), `cannot obtain the one-time password for "x\x0a`+forged+`"`)
+	for _, line := range strings.Split(o.Output, "\n") {
+		if strings.HasPrefix(line, "sshd[1]") {
+			t.Fatalf("the user name started a line of its own:\n%s", o.Output)
+		}
+	}
 }

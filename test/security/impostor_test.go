@@ -134,8 +134,12 @@ const (
 // is read (a proxy, SSL_CERT_FILE, VAULT_SKIP_VERIFY); the last is the real
 // Vault, behind the recorder. ca_cert is unset: the system bundle decides.
 func (h *hostile) config() string {
-	addrs := []string{trapHTTP, trapHTTPS, h.tls.URL, h.recorder.URL}
-	return config(strings.Join(addrs, ", "), "8s")
+	return config(h.vaultAddr(), "8s")
+}
+
+// vaultAddr is the vault_addr of config: the traps, then the real Vault.
+func (h *hostile) vaultAddr() string {
+	return strings.Join([]string{trapHTTP, trapHTTPS, h.tls.URL, h.recorder.URL}, ", ")
 }
 
 // vaultHeaders is VAULT_HEADERS, JSON as vault/api reads it.
@@ -197,6 +201,13 @@ var resolverVars = []string{
 // VAULT_HEADERS. It returns how many requests reached the real Vault.
 func (h *hostile) checkUntouched(t *testing.T) int {
 	t.Helper()
+	return h.checkRequests(t, "/v1/"+mount+"/verify", "")
+}
+
+// checkRequests is checkUntouched for requests to path that carry token as
+// X-Vault-Token ("" for none).
+func (h *hostile) checkRequests(t *testing.T, path, token string) int {
+	t.Helper()
 	for name, imp := range map[string]*impostor{"plain impostor": h.plain, "TLS impostor": h.tls} {
 		if seen := imp.requests(); len(seen) != 0 {
 			t.Errorf("the %s was asked %d times:\n%s", name, len(seen), strings.Join(seen, "\n"))
@@ -204,13 +215,16 @@ func (h *hostile) checkUntouched(t *testing.T) int {
 	}
 	reqs := h.recorder.Requests()
 	for _, r := range reqs {
-		for _, hdr := range []string{"X-Vault-Token", "X-Vault-Namespace", "X-Hostile", "Authorization", "Proxy-Authorization"} {
+		for _, hdr := range []string{"X-Vault-Namespace", "X-Hostile", "Authorization", "Proxy-Authorization"} {
 			if v := r.Header.Values(hdr); len(v) != 0 {
 				t.Errorf("%s %s reached Vault with %s: %q", r.Method, r.Path, hdr, v)
 			}
 		}
-		if r.Method != http.MethodPut || r.Path != "/v1/"+mount+"/verify" {
-			t.Errorf("Vault got %s %s; want only PUT /v1/%s/verify", r.Method, r.Path, mount)
+		if v := r.Header.Values("X-Vault-Token"); (token == "" && len(v) != 0) || (token != "" && (len(v) != 1 || v[0] != token)) {
+			t.Errorf("%s %s reached Vault with X-Vault-Token %q; want only the configured one", r.Method, r.Path, v)
+		}
+		if r.Method != http.MethodPut || r.Path != path {
+			t.Errorf("Vault got %s %s; want only PUT %s", r.Method, r.Path, path)
 		}
 	}
 	return len(reqs)

@@ -18,8 +18,6 @@ const (
 	mount     = "ssh"
 	role      = "otp_key_role"
 	roleCIDRs = "127.0.0.0/8,::1/128,10.200.0.0/16,fd00:200::/64"
-	// privsepDir is the directory Debian's sshd insists on at start-up.
-	privsepDir = "/run/sshd"
 )
 
 // tools are the programs the suite runs, besides the built ones.
@@ -85,9 +83,6 @@ func newEnv() (_ *env, err error) {
 			}
 		}
 	}()
-	if err := makePrivsepDir(); err != nil {
-		return nil, err
-	}
 	if e.vault, err = testvault.Start(testvault.Options{}); err != nil {
 		return nil, err
 	}
@@ -101,19 +96,6 @@ func newEnv() (_ *env, err error) {
 		return nil, err
 	}
 	return e, nil
-}
-
-// makePrivsepDir creates /run/sshd (mode 0755) when it is missing, as
-// Debian's service start-up does. It is left in place: another sshd may
-// need it by then, and /run is emptied at boot.
-func makePrivsepDir() error {
-	if _, err := os.Stat(privsepDir); err == nil {
-		return nil
-	}
-	if err := os.Mkdir(privsepDir, 0o755); err != nil && !os.IsExist(err) {
-		return fmt.Errorf("create sshd's privilege separation directory: %w", err)
-	}
-	return nil
 }
 
 // close removes the user, stops Vault and releases the run lock.

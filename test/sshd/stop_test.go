@@ -1,12 +1,9 @@
 package sshd
 
 import (
-	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"pam_vault/internal/pamtest"
 )
@@ -28,39 +25,11 @@ func (s *server) close(t *testing.T) {
 	}
 }
 
-// stop ends sshd (SIGTERM, then SIGKILL to its process group after
-// stopWait), then every process left in its mount namespace: the
-// per-connection sshd processes, which run in sessions of their own, and
-// anything they started. Then it closes the syslog socket.
+// stop ends sshd and everything it started (sshdtest.Server.Stop), then
+// closes the syslog socket.
 func (s *server) stop() error {
-	defer func() {
-		if s.syslog != nil {
-			s.syslog.Close()
-		}
-	}()
-	if s.cmd == nil || s.cmd.Process == nil {
-		return nil
-	}
-	select {
-	case <-s.done:
-	default:
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(stopWait):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
-	if err := pamtest.KillMountNS(s.mntNS, stopWait); err != nil {
-		return err
-	}
-	select {
-	case <-s.logDone:
-		return nil
-	case <-time.After(stopWait):
-		return fmt.Errorf("sshd's log stayed open %s after its processes were killed", stopWait)
-	}
+	defer s.syslog.Close()
+	return s.sshd.Stop()
 }
 
 // checkNoTokenLogged fails t if a token a client typed appears in sshd's

@@ -46,6 +46,19 @@ func Respond(status int, body string) Fault {
 	}}
 }
 
+// Echo answers every request with status and Vault's error envelope
+// holding the request's own body, as only a server that is not Vault
+// would: a client that logged Vault's errors would log what it sent.
+func Echo(status int) Fault {
+	return Fault{Name: "echo the request", serve: func(_ *Proxy, w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+		answer, _ := json.Marshal(map[string][]string{"errors": {"you sent " + string(body)}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(answer)
+	}}
+}
+
 // Redirect answers every request with a 307 to location, which keeps the
 // method and body: a client that followed it would carry the OTP there.
 func Redirect(location string) Fault {
@@ -152,6 +165,23 @@ func Rewrite(name string, edit func(answer map[string]any)) Fault {
 		if rec.Code == http.StatusOK && json.Unmarshal(body, &answer) == nil {
 			edit(answer)
 			body, _ = json.Marshal(answer)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+	}}
+}
+
+// RewriteBody forwards the request to upstream and, when upstream answers
+// 200, lets edit change the bytes of the answer before they are sent back:
+// for what a JSON object cannot hold, such as a key given twice.
+func RewriteBody(name string, edit func(body []byte) []byte) Fault {
+	return Fault{Name: name, serve: func(p *Proxy, w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		p.upstream.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			body = edit(body)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(rec.Code)
