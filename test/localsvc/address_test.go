@@ -13,8 +13,9 @@ import (
 // OTP issued for an address this host holds (127.0.0.1 in the other tests,
 // and its own non-loopback address here), and refuses one issued for any
 // other, even another address of the loopback network (the match is
-// exact). Vault issues an OTP only for an address its role's cidr_list
-// allows. PAM_RHOST plays no part: su leaves it empty, and sudo with the
+// exact), also when su or sudo runs inside an SSH session (the caller's
+// SSH_CONNECTION is not in their PAM environment). Vault issues an OTP only
+// for an address its role's cidr_list allows. PAM_RHOST plays no part: su leaves it empty, and sudo with the
 // sudoers option pam_rhost sets it to the host's name, which is logged
 // only.
 func TestOTPAddress(t *testing.T) {
@@ -42,6 +43,24 @@ func TestOTPAddress(t *testing.T) {
 				"OTP was issued for another host: " + tc.ip + " is neither an address of this host nor in allowed_cidr_list"})
 		})
 	}
+
+	t.Run("from an SSH session", func(t *testing.T) {
+		// The SSH_CONNECTION rule reads the PAM environment, which su
+		// and sudo do not fill from the caller's: inside an SSH session
+		// to another address, an OTP for 127.0.0.1 still works.
+		session := "SSH_CONNECTION=" + notHeld + " 50000 " + outsideRole + " 22"
+		token := e.otp(t, target, "127.0.0.1")
+		o := h.run(t, suRun(token, session), token)
+		expectRan(t, o, target+"\n")
+		expectModule(t, o, "su", []string{"accepted Vault OTP; user=" + target})
+
+		token = e.otp(t, caller, "127.0.0.1")
+		inv := sudoRun(token)
+		inv.env = []string{session}
+		o = h.run(t, inv, token)
+		expectRan(t, o, "root\n")
+		expectModule(t, o, "sudo", []string{"accepted Vault OTP; user=" + caller})
+	})
 
 	t.Run("an address outside the role's cidr_list", func(t *testing.T) {
 		_, err := e.vault.IssueOTP(mount, role, target, outsideRole)
