@@ -4,7 +4,7 @@
 # `install-deps.sh --list` prints the list, one package a line: it is also
 # what scripts/debian-image.sh puts in the test suite's Debian images.
 set -eu
-packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools"
+packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools sudo"
 # Tools the package tests (test/packages) run on this machine only, never
 # in a container: lintian, rpm, and checkpolicy with semodule-utils for the
 # SELinux module. They stay out of --list: debootstrap cannot install

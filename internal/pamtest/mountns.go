@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -92,6 +94,51 @@ func KillMountNS(ns string, wait time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// DescribeMountNS lists the processes in mount namespace ns, one a line:
+// pid, command line, state, what the kernel waits on (wchan), and the
+// signal masks of /proc/PID/status; then their children that have exited
+// and were not reaped (a parent that missed SIGCHLD). For the message of a
+// test whose program hung.
+func DescribeMountNS(ns string) string {
+	var b strings.Builder
+	pids := pidsInMountNS(ns)
+	for _, pid := range pids {
+		dir := fmt.Sprintf("/proc/%d/", pid)
+		cmdline, _ := os.ReadFile(dir + "cmdline")
+		wchan, _ := os.ReadFile(dir + "wchan")
+		status, _ := os.ReadFile(dir + "status")
+		fmt.Fprintf(&b, "%d %q wchan=%s", pid, strings.TrimRight(strings.ReplaceAll(string(cmdline), "\x00", " "), " "), wchan)
+		for _, line := range strings.Split(string(status), "\n") {
+			for _, key := range []string{"State:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"} {
+				if v, ok := strings.CutPrefix(line, key); ok {
+					fmt.Fprintf(&b, " %s%s", key, strings.TrimSpace(v))
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, path := range stats {
+		stat, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// "PID (comm) STATE PPID ...": comm may hold spaces and parentheses.
+		end := strings.LastIndexByte(string(stat), ')')
+		if end < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[end+1:]))
+		if len(fields) < 2 || fields[0] != "Z" {
+			continue
+		}
+		if ppid, err := strconv.Atoi(fields[1]); err == nil && slices.Contains(pids, ppid) {
+			fmt.Fprintf(&b, "%s: exited, not reaped by %d\n", stat[:end+1], ppid)
+		}
+	}
+	return b.String()
 }
 
 // pidsInMountNS lists the processes whose mount namespace is ns. Zombies

@@ -30,7 +30,7 @@ shift
 dev=$dir/dev
 mkdir -p "$dev"
 mount -t tmpfs -o mode=0755,nosuid,size=64k pam_vault-test-dev "$dev"
-for node in null zero full random urandom tty ptmx; do
+for node in null zero full random urandom tty; do
 	: >"$dev/$node"
 	mount --bind "/dev/$node" "$dev/$node"
 done
@@ -38,6 +38,10 @@ for sub in pts shm; do
 	mkdir "$dev/$sub"
 	mount --rbind "/dev/$sub" "$dev/$sub"
 done
+# /dev/ptmx is a node of its own: the kernel gives a new pty in the devpts
+# mounted at "pts" beside the ptmx that was opened, which a bind-mounted
+# ptmx has none of (sudo's use_pty: "unable to allocate pty").
+mknod -m 0666 "$dev/ptmx" c 5 2
 ln -s /proc/self/fd "$dev/fd"
 ln -s /proc/self/fd/0 "$dev/stdin"
 ln -s /proc/self/fd/1 "$dev/stdout"

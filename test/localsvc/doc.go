@@ -1,0 +1,55 @@
+// Package localsvc holds pam_vault's tests with the local services that load
+// PAM on a host besides sshd: Debian's real sudo (1.9.13) and util-linux su,
+// each with the built build/pam_vault.so as the only auth module of its PAM
+// service, against a real Vault dev server.
+//
+// The tests need root (they create the users pvlocal1, who runs sudo and
+// su, and pvlocal2, whom su switches to, and remove them at the end; mount
+// namespaces), `make` to have built build/, sudo installed (make deps), and
+// a Vault binary (VAULT_BIN). Without root or a tool they skip with the
+// reason, unless CI is set in the environment, in which case they fail.
+// They take turns with the other suites that create users
+// (pamtest.LockMachine).
+//
+//   - TestSudo: `sudo -S id -un` as pvlocal1 with an OTP on standard input,
+//     and `sudo id -un` on a pseudo-terminal (sudo reads the password from
+//     /dev/tty). sudo authenticates the invoking user, so the OTP is
+//     pvlocal1's. A valid OTP runs the command as root; a reused OTP,
+//     root's OTP, a typed password, and an OTP of a Vault that has stopped
+//     (within the deadline) are refused and the command does not run; sudo
+//     says "Sorry, try again." and asks again, and a valid OTP at the second
+//     prompt runs the command. `sudo -i` authenticates through Debian's
+//     separate sudo-i service. Both services carry the helper argument, as
+//     README recommends for sudo: with the engine in process, sudo now and
+//     then misses its command's SIGCHLD, taken by a Go runtime thread, and
+//     hangs after the command has ended.
+//   - TestSu: `su pvlocal2 -c 'id -un'` as pvlocal1, with the OTP on standard
+//     input and on a pseudo-terminal. su authenticates the target user, so
+//     the OTP is pvlocal2's. The same refusals; su shows the module's
+//     message. GODEBUG in the caller's environment sends the verdict to the
+//     helper process, as the module's debug line says. `su -l` goes through
+//     Debian's su-l service, which includes su.
+//   - TestOTPAddress: the OTP's IP must be an address this host holds
+//     (127.0.0.1, or its own address), exactly; Vault issues OTPs only for
+//     addresses the role's cidr_list allows; PAM_RHOST is only logged.
+//
+// Every line sudo, su, libpam and the module sent to /dev/log is checked,
+// at the end, for every token typed (pamtest.Journal). The machine's
+// /etc/pam.d and /etc/sudoers are compared before and after the run, and
+// the users must be gone.
+//
+// # How sudo and su get a private PAM service
+//
+// Each run is started by root as `unshare --mount` with pamtest.Mounts,
+// which bind-mounts the test's pam.d over /etc/pam.d and its sudoers over
+// /etc/sudoers and gives the run a /dev whose /dev/log is the test's socket,
+// then drops to pvlocal1 with setpriv (no PAM) and executes sudo or su,
+// which are setuid root. The sudoers keeps Debian 12's defaults (env_reset,
+// secure_path, use_pty) and writes nothing outside the test's directory: no
+// lecture, and no cached credentials (timestamp_timeout=0), so that every
+// run authenticates. Each run has a session of its own; on a
+// pseudo-terminal that terminal is its controlling terminal.
+//
+// Every wait is bounded; no test asserts on time, except that a refusal
+// when Vault is gone comes within the module's timeout plus start-up time.
+package localsvc
