@@ -32,13 +32,15 @@ func Check(f *Facts) []Finding {
 	if len(vaults) == 0 {
 		return r.findings
 	}
+	isSSHD := f.Service == sshdService(f.SSHD)
 	for _, v := range vaults {
 		c.install(v)
 		c.arguments(v)
+		c.path(v, isSSHD)
 	}
 	c.order(vaults)
 	c.outcomes(vaults)
-	if f.Service == sshdService(f.SSHD) {
+	if isSSHD {
 		for _, v := range vaults {
 			c.withSSHD(v, contexts)
 		}
@@ -295,6 +297,32 @@ func (c *stackCheck) arguments(v vault) {
 	if cfg.TLSSkipVerify {
 		c.r.warn("config", fmt.Sprintf("set ca_cert to Vault's CA in %s and remove tls_skip_verify", cfg.Path),
 			"%s: tls_skip_verify = true: anyone on the path can pose as Vault and accept any code", cfg.Path)
+	}
+}
+
+// path reports what the line's helper and in_process arguments do in the
+// program that runs the service. The adapter loads the engine in process
+// only in sshd unless in_process says otherwise; a program that blocks a
+// signal on its own thread to hold it pending loses it to the engine's
+// threads (sudo hangs), so in_process outside sshd is a warning, and
+// helper there is what the module does anyway.
+func (c *stackCheck) path(v vault, isSSHD bool) {
+	if v.argsErr != nil {
+		return
+	}
+	at := v.rule.Where()
+	switch {
+	case isSSHD && v.args.Helper:
+		c.r.ok("path", "%s: helper: every login starts a pam-vault-check helper process; without it sshd verifies in process", at)
+	case isSSHD:
+		c.r.ok("path", "%s: sshd loads the engine in process", at)
+	case v.args.Helper:
+		c.r.ok("path", "%s: helper: the module verifies in a helper process outside sshd without it too; the argument can go", at)
+	case v.args.InProcess:
+		c.r.warn("path", fmt.Sprintf("remove in_process from the line at %s", v.rule.At),
+			"%s: in_process loads the engine into the program that runs %s, which is not sshd: the engine's threads take signals that program may block to hold them pending, and sudo then hangs now and then after its command (README: Local services)", at, c.f.Service)
+	default:
+		c.r.ok("path", "%s: the module verifies in a helper process, as it does outside sshd", at)
 	}
 }
 
