@@ -706,9 +706,9 @@ static const char *env_string(pam_handle_t *pamh, const char *name)
  * sshd the helper is the default, and in_process on a service's line opts
  * in: the Go runtime's threads never block SIGCHLD, so a host that blocks
  * it on its own thread to hold it until its handler is in place loses it
- * to them, and the default action discards it. sudo does so around the
- * fork() of its command, and then waits for ever for a command that has
- * already exited. sshd waits for its children with waitpid() alone.
+ * to them, handled as the earlier disposition says. sudo does so around
+ * the fork() of its command, and then waits for ever for a command that
+ * has already exited. sshd's processes that run PAM block no signal.
  */
 static int in_process_wanted(int argc, const char **argv, char *why, size_t len)
 {

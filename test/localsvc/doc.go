@@ -24,9 +24,10 @@
 //     so the module verifies in the helper process, as its debug line says.
 //   - TestSudoNeverHangs: 200 runs of `sudo -S id -un` with a valid OTP
 //     under that default, none of which may hang. With the engine in
-//     process (-hang-args=in_process), sudo hung in about 1 run of 200: a
-//     Go runtime thread takes the SIGCHLD of its command, which sudo holds
-//     blocked on its own thread around the fork(), and discards it.
+//     process (-hang-args=in_process), sudo hung now and then: a Go
+//     runtime thread takes the SIGCHLD of its command, which sudo holds
+//     blocked on its own thread around the fork() until its event loop's
+//     handler is in place, and runs the handler that was there before.
 //   - TestSu: `su pvlocal2 -c 'id -un'` as pvlocal1, with the OTP on standard
 //     input and on a pseudo-terminal. su authenticates the target user, so
 //     the OTP is pvlocal2's. The same refusals; su shows the module's

@@ -15,12 +15,15 @@ var (
 // TestSudoNeverHangs runs `sudo -S id -un` with a valid OTP -hang-runs
 // times (200) under the module's default, and fails if any run hangs.
 //
-// With the engine in sudo's process, sudo hung in about 1 run of 200: it
+// With the engine in sudo's process, sudo hung now and then (6 runs of
+// about 1,100 of this package, 1 of 20 in a loop on a busy machine): it
 // blocks every signal on its own thread around the fork() of its command,
-// to hold SIGCHLD until its handler is in place, but the Go runtime's
-// threads never block SIGCHLD; when the command exits within that window
-// the kernel hands the signal to one of them, the default disposition
-// discards it, and sudo waits in ppoll for ever with its command a zombie.
+// to hold SIGCHLD until its event loop's handler is in place, but the Go
+// runtime's threads never block SIGCHLD; when the command exits within
+// that window the kernel hands the signal to one of them, which runs the
+// handler sudo installed at start-up (it only marks the signal in a table
+// the event loop does not read), and sudo waits in ppoll for ever with its
+// command a zombie.
 // `go test -run TestSudoNeverHangs ./test/localsvc -args -hang-runs=600
 // -hang-args=in_process` shows it. Each run is bounded by runLimit; one
 // that outlives it is killed, described (state, wchan and signal masks of
