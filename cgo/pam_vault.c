@@ -100,14 +100,6 @@ __attribute__((constructor)) static void record_initial_environ(int argc,
 		initial_environ = argv + argc + 1;
 }
 
-static int has_arg(int argc, const char **argv, const char *name)
-{
-	for (int i = 0; i < argc; i++)
-		if (argv[i] != NULL && strcmp(argv[i], name) == 0)
-			return 1;
-	return 0;
-}
-
 /* The first of engine_env_vars set in env, or NULL. */
 static const char *engine_env_var_in(char *const *env)
 {
@@ -207,6 +199,13 @@ static void *load_engine(pam_handle_t *pamh, const char *path)
 	return handle;
 }
 
+static int has_arg(int argc, const char **argv, const char *name)
+{
+	for (int i = 0; i < argc; i++)
+		if (argv[i] != NULL && strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
 
 /* Writes "<directory of this object>/name" into buf. */
 static int path_beside_module(char *buf, size_t len, const char *name)
