@@ -534,6 +534,7 @@ func (c *stackCheck) outcomes(vaults []vault) {
 	} else {
 		c.r.ok("stack", "the %s auth stack succeeds with a valid code and fails with %s when pam_vault refuses", c.f.Service, refused.Code)
 		c.exemptUsers(fix, names)
+		c.fallback()
 	}
 	for _, v := range vaults {
 		if !v.args.NullOK {
@@ -552,6 +553,27 @@ func (c *stackCheck) outcomes(vaults []vault) {
 			c.r.warn("nullok", fmt.Sprintf("enrol every user (pam-vault-check enroll), then remove nullok from the line at %s", v.rule.At),
 				"%s: nullok: a user with no TOTP key in Vault skips the code (pam_vault returns PAM_IGNORE)", v.rule.Where())
 		}
+	}
+}
+
+// fallback warns of a password module that runs after pam_vault in OTP
+// mode returned PAM_AUTHINFO_UNAVAIL. pam_vault asks Vault only about a
+// token shaped like an OTP, which it stored as PAM_AUTHTOK, so the
+// password module is handed the OTP. The stack is run for a user no line
+// names, then for each named user; one finding says it.
+func (c *stackCheck) fallback() {
+	for _, u := range append([]string{""}, namedUsers(c.auth)...) {
+		p, ok := c.passwordAfterOTP(Simulate(c.auth, c.scenario(u, AuthinfoUnavail, Success)))
+		if !ok {
+			continue
+		}
+		who := "the user"
+		if u != "" {
+			who = u
+		}
+		c.r.warn("fallback", "let a named break-glass account skip pam_vault instead (README: Break-glass stack)",
+			"%s: when Vault cannot answer, %s runs after pam_vault and is handed the OTP %s typed as the password (pam_get_authtok does not prompt again), so this fall-back lets nobody in; and a typed password never gets that far, as pam_vault refuses it before asking Vault", p.Where(), p.Module, who)
+		return
 	}
 }
 

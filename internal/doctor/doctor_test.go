@@ -134,6 +134,11 @@ auth [success=done default=die] {{module}} config={{config}}
 auth required pam_unix.so`)}),
 			want: []want{{OK, "stack", "succeeds with a valid code"},
 				{OK, "exempt", "user breakglass logs in with pam_unix.so alone: pam_vault does not run"}}},
+		{name: "the former break-glass stack: a fall-back on PAM_AUTHINFO_UNAVAIL",
+			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=done authinfo_unavail=ignore default=die] {{module}} config={{config}}
+auth requisite pam_succeed_if.so user = breakglass
+auth required  pam_unix.so`)}),
+			want: []want{{Warn, "fallback", "sshd:3: when Vault cannot answer, pam_unix.so runs after pam_vault"}}},
 		{name: "break-glass users with nothing to check",
 			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=1 default=ignore] pam_succeed_if.so user in breakglass:ops
 auth [success=done default=die] {{module}} config={{config}}
