@@ -5,11 +5,13 @@
 # what scripts/debian-image.sh puts in the test suite's Debian images.
 set -eu
 packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools sudo"
-# Tools the package tests (test/packages) run on this machine only, never
-# in a container: lintian, rpm, and checkpolicy with semodule-utils for the
-# SELinux module. They stay out of --list: debootstrap cannot install
-# lintian (it does not resolve the virtual package perl-openssl-abi-3).
-host_packages="lintian rpm checkpolicy semodule-utils"
+# Tools used on this machine only, never in a container: for the package
+# tests (test/packages) lintian, rpm, and checkpolicy with semodule-utils
+# for the SELinux module; for `make demo` oathtool, the authenticator app
+# of its TOTP scene. They stay out of --list, which makes the test images:
+# debootstrap cannot install lintian (it does not resolve the virtual
+# package perl-openssl-abi-3).
+host_packages="lintian rpm checkpolicy semodule-utils oathtool"
 if [ "${1:-}" = --list ]; then
 	printf '%s\n' $packages
 	exit 0

@@ -129,9 +129,26 @@ func TestDoctorFixtures(t *testing.T) {
 			pam:  withCommons(map[string]string{"sshd": debianService("auth [default=ok] {{module}} config={{config}}")}),
 			want: []want{{OK, "methods", "password"}}},
 		{name: "README's break-glass stack",
+			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=1 default=ignore] pam_succeed_if.so quiet user = breakglass
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_unix.so`)}),
+			want: []want{{OK, "stack", "succeeds with a valid code"},
+				{OK, "exempt", "user breakglass logs in with pam_unix.so alone: pam_vault does not run"}}},
+		{name: "the former break-glass stack: a fall-back on PAM_AUTHINFO_UNAVAIL",
 			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=done authinfo_unavail=ignore default=die] {{module}} config={{config}}
 auth requisite pam_succeed_if.so user = breakglass
-auth required  pam_unix.so`)})},
+auth required  pam_unix.so`)}),
+			want: []want{{Warn, "fallback", "sshd:3: when Vault cannot answer, pam_unix.so runs after pam_vault"}}},
+		{name: "break-glass users with nothing to check",
+			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=1 default=ignore] pam_succeed_if.so user in breakglass:ops
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_permit.so`)}),
+			want: []want{{Fail, "bypass", "anyone logs in as breakglass"}, {Fail, "bypass", "anyone logs in as ops"}}},
+		{name: "everyone but one user skips pam_vault",
+			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=1 default=ignore] pam_succeed_if.so quiet user != alice
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_unix.so`)}),
+			want: []want{{Warn, "bypass", "pam_unix.so alone"}}},
 		{name: "requisite with PasswordAuthentication yes",
 			sshd: "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
 			pam:  withCommons(map[string]string{"sshd": debianService(vaultLine)}),
@@ -597,9 +614,9 @@ func TestREADMEStacksOnDebianFiles(t *testing.T) {
 		{name: "[default=ok] with PasswordAuthentication yes",
 			sshd: "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
 			pam:  stack("auth [default=ok] {{module}} config={{config}}")},
-		{name: "break-glass", pam: stack(`auth [success=done authinfo_unavail=ignore default=die] {{module}} config={{config}}
-auth requisite pam_succeed_if.so user = breakglass
-auth required  pam_unix.so`)},
+		{name: "break-glass", pam: stack(`auth [success=1 default=ignore] pam_succeed_if.so quiet user = breakglass
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_unix.so`)},
 	}
 	env := newFixtureEnv(t)
 	for _, fx := range fixtures {
