@@ -107,6 +107,24 @@ func parseDatagram(msg string) LogLine {
 	return LogLine{Priority: pri & 7, Text: msg[len(m[0]):]}
 }
 
+// syslogTag matches the "program[pid]: " glibc's syslog() puts before a
+// message when the program opened the log with LOG_PID, as sshd does.
+var syslogTag = regexp.MustCompile(`^([^\s\[\]:]+)\[(\d+)\]: `)
+
+// Sender returns the program name and process id at the start of l's
+// text ("sshd-session[4242]: ..."); ok is false when l has no such tag.
+func (l LogLine) Sender() (program string, pid int, ok bool) {
+	m := syslogTag.FindStringSubmatch(l.Text)
+	if m == nil {
+		return "", 0, false
+	}
+	pid, err := strconv.Atoi(m[2])
+	if err != nil {
+		return "", 0, false
+	}
+	return m[1], pid, true
+}
+
 // Close stops listening; the lines stay readable.
 func (s *SyslogSink) Close() {
 	s.conn.Close()

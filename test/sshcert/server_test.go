@@ -125,6 +125,8 @@ func (s *server) writeFiles(e *env, opts serverOptions) error {
 		"LoginGraceTime 60",
 		"LogLevel VERBOSE",
 	)
+	// Most cases here fail on purpose, from one address.
+	config = append(config, e.version.TestConfig()...)
 	files["sshd_config"] = strings.Join(config, "\n") + "\n"
 	if err := os.Mkdir(filepath.Join(s.dir, "pam.d"), 0o755); err != nil {
 		return fmt.Errorf("sshd files: %w", err)

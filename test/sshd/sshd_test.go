@@ -26,7 +26,16 @@ type serverOptions struct {
 	moduleArgs []string // pam_vault arguments besides config=
 	control    string   // the auth line's control; default requisite
 	authLine   string   // replaces the pam_vault auth line (for a baseline stack)
+	logLevel   string   // sshd's LogLevel; default VERBOSE
+	// penalties are the sshd_config lines about PerSourcePenalties; nil
+	// turns them off where sshd has them (sshdtest.Version.TestConfig),
+	// and opensshDefaults leaves OpenSSH's defaults on.
+	penalties []string
 }
+
+// opensshDefaults, as serverOptions.penalties, leaves PerSourcePenalties
+// as OpenSSH sets them, saying so in the generated sshd_config.
+var opensshDefaults = []string{"# PerSourcePenalties: OpenSSH's defaults"}
 
 // server is a running sshd with its own PAM service and syslog.
 type server struct {
