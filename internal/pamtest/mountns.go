@@ -171,8 +171,11 @@ type Process struct {
 	Mapped []string
 }
 
-// Maps reports whether a file of that base name is mapped into p.
-func (p Process) Maps(name string) bool { return slices.Contains(p.Mapped, name) }
+// Maps reports whether a file whose base name starts with prefix is
+// mapped into p: "libpam.so" finds libpam.so.0.85.1.
+func (p Process) Maps(prefix string) bool {
+	return slices.ContainsFunc(p.Mapped, func(name string) bool { return strings.HasPrefix(name, prefix) })
+}
 
 // MountNSProcesses lists the processes in mount namespace ns (as MountNS
 // returned it), leaving out those that exit while it reads them.

@@ -40,6 +40,7 @@ var opensshDefaults = []string{"# PerSourcePenalties: OpenSSH's defaults"}
 // server is a running sshd with its own PAM service and syslog.
 type server struct {
 	opts    serverOptions
+	version sshdtest.Version
 	dir     string
 	port    int
 	hostKey ssh.PublicKey
@@ -76,7 +77,7 @@ func (e *env) newServer(opts serverOptions) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start sshd: %w", err)
 	}
-	s := &server{opts: opts, dir: dir, log: pamtest.NewLogBook[logText]()}
+	s := &server{opts: opts, version: e.version, dir: dir, log: pamtest.NewLogBook[logText]()}
 	if err := s.writeFiles(e); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
