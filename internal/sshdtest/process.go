@@ -2,6 +2,9 @@ package sshdtest
 
 import (
 	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"pam_vault/internal/pamtest"
 )
@@ -66,4 +69,71 @@ func formatProcesses(procs []pamtest.Process) string {
 		out += fmt.Sprintf("  %d (parent %d) %q\n", p.PID, p.PPID, p.Title)
 	}
 	return out
+}
+
+// Check returns an error unless conn's processes are what every login
+// needs on release v: pam_start ran in the monitor, which has pam_vault.so
+// mapped; and from 10.0 on the unprivileged child, sshd-auth, has neither
+// libpam nor pam_vault mapped.
+func (c Connection) Check(v Version) error {
+	if !c.Monitor.Maps("pam_vault.so") {
+		return fmt.Errorf("the monitor %d %q has no pam_vault.so mapped: pam_start did not run there; it maps %v",
+			c.Monitor.PID, c.Monitor.Title, c.Monitor.Mapped)
+	}
+	if v.AuthProgram() != v.SessionProgram() {
+		for _, lib := range []string{"libpam.so", "pam_vault"} {
+			if c.Net.Maps(lib) {
+				return fmt.Errorf("%d %q has %s mapped: %v", c.Net.PID, c.Net.Title, lib, c.Net.Mapped)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckSender returns an error unless l came from process p: the program
+// of p's title and p's pid, as glibc's syslog tag names them.
+func CheckSender(l pamtest.LogLine, p pamtest.Process) error {
+	program, pid, ok := l.Sender()
+	want, _, _ := strings.Cut(p.Title, ":")
+	if !ok || program != want || pid != p.PID {
+		return fmt.Errorf("%q came from %q pid %d, want %q pid %d (%q)", l.Text, program, pid, want, p.PID, p.Title)
+	}
+	return nil
+}
+
+// A Watch notes, once, the processes of the connection that is
+// authenticating a user: a client calls Note from the callback that
+// answers sshd's question, while PAM waits for the answer.
+type Watch struct {
+	s    *Server
+	v    Version
+	user string
+
+	once sync.Once
+	conn Connection
+	err  error
+	seen atomic.Bool
+}
+
+// Watch returns a new Watch for user's connections to s, which runs
+// release v.
+func (s *Server) Watch(v Version, user string) *Watch {
+	return &Watch{s: s, v: v, user: user}
+}
+
+// Note lists the connection's processes the first time it is called.
+func (w *Watch) Note() {
+	w.once.Do(func() {
+		w.conn, w.err = w.s.Connection(w.v, w.user)
+		w.seen.Store(true)
+	})
+}
+
+// Connection returns what Note saw, and an error if it was never called
+// or the processes did not add up.
+func (w *Watch) Connection() (Connection, error) {
+	if !w.seen.Load() {
+		return Connection{}, fmt.Errorf("the client was never asked a question that would note %s's processes", w.user)
+	}
+	return w.conn, w.err
 }

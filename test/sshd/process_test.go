@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -44,15 +43,14 @@ func TestPAMProcess(t *testing.T) {
 	t.Run("keyboard-interactive", func(t *testing.T) {
 		sysMark, logMark := s.syslog.Mark(), s.log.Mark()
 		otp := e.otp(t, testUserName, "127.0.0.1")
-		kbd := s.watchConnection()
+		kbd := s.sshd.Watch(v, testUserName)
 		s.typedToken(otp)
-		r := goLogin(context.Background(), s, "127.0.0.1", testUserName, ssh.KeyboardInteractive(kbd.answer(otp)))
+		r := goLogin(context.Background(), s, "127.0.0.1", testUserName, ssh.KeyboardInteractive(answerNoting(kbd, otp)))
 		if r.err != nil || r.output != testUserName+"\n" {
 			t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
 		}
 		s.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
-		conn := kbd.connection(t)
-		s.checkConnection(t, conn)
+		conn := s.connection(t, kbd)
 		child := s.pamChild(t, conn)
 		// pam_start loaded the module into the monitor; the engine is
 		// loaded only once the answer is in, by the child.
@@ -65,15 +63,14 @@ func TestPAMProcess(t *testing.T) {
 	t.Run("password", func(t *testing.T) {
 		sysMark, logMark := s.syslog.Mark(), s.log.Mark()
 		otp := e.otp(t, testUserName, "127.0.0.1")
-		pw := s.watchConnection()
+		pw := s.sshd.Watch(v, testUserName)
 		s.typedToken(otp)
-		r := goLogin(context.Background(), s, "127.0.0.1", testUserName, ssh.PasswordCallback(pw.password(otp)))
+		r := goLogin(context.Background(), s, "127.0.0.1", testUserName, ssh.PasswordCallback(passwordNoting(pw, otp)))
 		if r.err != nil || r.output != testUserName+"\n" {
 			t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
 		}
 		s.expectLog(t, logMark, "Accepted password for "+testUserName)
-		conn := pw.connection(t)
-		s.checkConnection(t, conn)
+		conn := s.connection(t, pw)
 		noEngine(t, conn.Monitor)
 		lines := s.moduleLines(t, sysMark, 2)
 		expectFrom(t, lines, "verifying in process", conn.Monitor)
@@ -83,18 +80,16 @@ func TestPAMProcess(t *testing.T) {
 	t.Run("a failed password, then keyboard-interactive", func(t *testing.T) {
 		sysMark, logMark := s.syslog.Mark(), s.log.Mark()
 		otp := e.otp(t, testUserName, "127.0.0.1")
-		pw, kbd := s.watchConnection(), s.watchConnection()
+		pw, kbd := s.sshd.Watch(v, testUserName), s.sshd.Watch(v, testUserName)
 		s.typedToken(otp)
 		r := goLogin(context.Background(), s, "127.0.0.1", testUserName,
-			ssh.PasswordCallback(pw.password("not-the-otp")), ssh.KeyboardInteractive(kbd.answer(otp)))
+			ssh.PasswordCallback(passwordNoting(pw, "not-the-otp")), ssh.KeyboardInteractive(answerNoting(kbd, otp)))
 		if r.err != nil || r.output != testUserName+"\n" {
 			t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
 		}
 		s.expectLog(t, logMark, "Failed password for "+testUserName)
 		s.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
-		first, second := pw.connection(t), kbd.connection(t)
-		s.checkConnection(t, first)
-		s.checkConnection(t, second)
+		first, second := s.connection(t, pw), s.connection(t, kbd)
 		if first.Monitor.PID != second.Monitor.PID {
 			t.Fatalf("the two methods were answered on different connections: monitors %d and %d", first.Monitor.PID, second.Monitor.PID)
 		}
@@ -114,77 +109,39 @@ func TestPAMProcess(t *testing.T) {
 	})
 }
 
-// connectionWatch notes the processes of the connection being
-// authenticated the first time the client is asked something by one
-// method. Its zero value is not ready; use server.watchConnection.
-type connectionWatch struct {
-	s    *server
-	once sync.Once
-	conn sshdtest.Connection
-	err  error
-	seen bool
-}
-
-// watchConnection returns a new watch on s.
-func (s *server) watchConnection() *connectionWatch { return &connectionWatch{s: s} }
-
-// note lists the processes, once.
-func (w *connectionWatch) note() {
-	w.once.Do(func() {
-		w.seen = true
-		w.conn, w.err = w.s.sshd.Connection(w.s.version, testUserName)
-	})
-}
-
-// answer is a keyboard-interactive callback that notes the processes
-// while PAM waits for the answer, then answers every prompt with token.
-// sshd's last round, once PAM has decided, has no prompts.
-func (w *connectionWatch) answer(token string) ssh.KeyboardInteractiveChallenge {
+// answerNoting is a keyboard-interactive callback that notes the
+// connection's processes while PAM waits for the answer, then answers
+// every prompt with token. sshd's last round, once PAM has decided, has no
+// prompts.
+func answerNoting(w *sshdtest.Watch, token string) ssh.KeyboardInteractiveChallenge {
 	return func(name, instruction string, questions []string, echos []bool) ([]string, error) {
 		if len(questions) > 0 {
-			w.note()
+			w.Note()
 		}
 		return answerWith(token)(name, instruction, questions, echos)
 	}
 }
 
-// password is a password callback that notes the processes before it
-// answers with token.
-func (w *connectionWatch) password(token string) func() (string, error) {
+// passwordNoting is a password callback that notes the connection's
+// processes before it answers with token.
+func passwordNoting(w *sshdtest.Watch, token string) func() (string, error) {
 	return func() (string, error) {
-		w.note()
+		w.Note()
 		return token, nil
 	}
 }
 
-// connection returns what the watch saw; it fails t if the method never
-// asked or the processes did not add up.
-func (w *connectionWatch) connection(t *testing.T) sshdtest.Connection {
+// connection returns what w saw, checked (sshdtest.Connection.Check).
+func (s *server) connection(t *testing.T, w *sshdtest.Watch) sshdtest.Connection {
 	t.Helper()
-	if !w.seen {
-		t.Fatal("the client was never asked for this method's answer")
+	conn, err := w.Connection()
+	if err == nil {
+		err = conn.Check(s.version)
 	}
-	if w.err != nil {
-		t.Fatalf("the connection's processes: %v", w.err)
+	if err != nil {
+		t.Fatalf("the connection's processes: %v", err)
 	}
-	return w.conn
-}
-
-// checkConnection checks what every release promises about conn's
-// processes beyond their titles: from OpenSSH 10.0 the unprivileged child
-// is a program without PAM.
-func (s *server) checkConnection(t *testing.T, conn sshdtest.Connection) {
-	t.Helper()
-	if !conn.Monitor.Maps("pam_vault.so") {
-		t.Errorf("the monitor %d %q has no pam_vault.so mapped: pam_start did not run there", conn.Monitor.PID, conn.Monitor.Title)
-	}
-	if s.version.AuthProgram() != s.version.SessionProgram() {
-		for _, lib := range []string{"libpam.so", "pam_vault"} {
-			if conn.Net.Maps(lib) {
-				t.Errorf("%d %q has %s mapped: %v", conn.Net.PID, conn.Net.Title, lib, conn.Net.Mapped)
-			}
-		}
-	}
+	return conn
 }
 
 // pamChild returns conn's "[pam]" child, failing t if there was none.
@@ -208,8 +165,7 @@ func noEngine(t *testing.T, procs ...pamtest.Process) {
 }
 
 // moduleLines waits for at least n pam_vault lines after mark and returns
-// every pam_vault line since then, failing t if any came from a program
-// other than the release's SessionProgram.
+// every pam_vault line since then.
 func (s *server) moduleLines(t *testing.T, mark, n int) []pamtest.LogLine {
 	t.Helper()
 	if _, err := s.syslog.WaitUntil(mark, fmt.Sprintf("%d pam_vault lines", n), func(l []pamtest.LogLine) bool {
@@ -227,7 +183,7 @@ func (s *server) moduleLines(t *testing.T, mark, n int) []pamtest.LogLine {
 }
 
 // expectFrom fails t unless exactly one of lines holds part and it came
-// from process p, as its syslog tag says.
+// from process p.
 func expectFrom(t *testing.T, lines []pamtest.LogLine, part string, p pamtest.Process) {
 	t.Helper()
 	var found []pamtest.LogLine
@@ -239,9 +195,7 @@ func expectFrom(t *testing.T, lines []pamtest.LogLine, part string, p pamtest.Pr
 	if len(found) != 1 {
 		t.Fatalf("want one line %q, got %d among:\n%s", part, len(found), pamtest.FormatLines(lines))
 	}
-	program, pid, ok := found[0].Sender()
-	want := strings.SplitN(p.Title, ":", 2)[0]
-	if !ok || program != want || pid != p.PID {
-		t.Errorf("%q came from %q pid %d, want %q pid %d (%q)", part, program, pid, want, p.PID, p.Title)
+	if err := sshdtest.CheckSender(found[0], p); err != nil {
+		t.Error(err)
 	}
 }
