@@ -184,6 +184,9 @@ const (
 type LogLine struct {
 	Priority int    // the syslog severity, 0 to 7 (LogDebug); -1 if unknown
 	Text     string // the message
+	// PID is the process that sent the line to a SyslogSink, as the
+	// kernel told the socket; 0 for lines pam_wrapper printed.
+	PID int
 }
 
 func (l LogLine) String() string { return fmt.Sprintf("<%d> %s", l.Priority, l.Text) }

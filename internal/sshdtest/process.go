@@ -91,12 +91,12 @@ func (c Connection) Check(v Version) error {
 }
 
 // CheckSender returns an error unless l came from process p: the program
-// of p's title and p's pid, as glibc's syslog tag names them.
+// named in l's syslog tag is that of p's title, and the kernel gave p's pid
+// as the sender's (pamtest.LogLine.PID).
 func CheckSender(l pamtest.LogLine, p pamtest.Process) error {
-	program, pid, ok := l.Sender()
 	want, _, _ := strings.Cut(p.Title, ":")
-	if !ok || program != want || pid != p.PID {
-		return fmt.Errorf("%q came from %q pid %d, want %q pid %d (%q)", l.Text, program, pid, want, p.PID, p.Title)
+	if l.Program() != want || l.PID != p.PID {
+		return fmt.Errorf("%q came from %q pid %d, want %q pid %d (%q)", l.Text, l.Program(), l.PID, want, p.PID, p.Title)
 	}
 	return nil
 }

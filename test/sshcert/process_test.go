@@ -52,6 +52,7 @@ func TestPAMProcess(t *testing.T) {
 		if err := sshdtest.CheckSender(l, conn.PAM); err != nil {
 			t.Error(err)
 		}
+		t.Logf("%s: from %d %q, parent %d %q", l.Text, conn.PAM.PID, conn.PAM.Title, conn.Monitor.PID, conn.Monitor.Title)
 	}
 	if found != 2 {
 		t.Errorf("want 2 pam_vault lines (verifying in process, accepted), got %d:\n%s", found, pamtest.FormatLines(s.syslog.Since(sysMark)))

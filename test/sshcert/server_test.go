@@ -163,7 +163,7 @@ func (s *server) close(t *testing.T, e *env) {
 	// none from sshd-auth, which checked the certificates.
 	want := e.version.SessionProgram()
 	for _, l := range s.syslog.Since(0) {
-		if program, _, ok := l.Sender(); !ok || program != want {
+		if l.Program() != want {
 			t.Errorf("a syslog line not from %s: %s", want, l)
 		}
 	}

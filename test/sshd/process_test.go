@@ -197,5 +197,7 @@ func expectFrom(t *testing.T, lines []pamtest.LogLine, part string, p pamtest.Pr
 	}
 	if err := sshdtest.CheckSender(found[0], p); err != nil {
 		t.Error(err)
+		return
 	}
+	t.Logf("%q: from %d %q (parent %d)", part, p.PID, p.Title, p.PPID)
 }

@@ -57,7 +57,7 @@ func (s *server) checkSenders(t *testing.T) {
 	t.Helper()
 	want := s.version.SessionProgram()
 	for _, l := range s.syslog.Since(0) {
-		if program, _, ok := l.Sender(); !ok || program != want {
+		if l.Program() != want {
 			t.Errorf("a syslog line not from %s: %s", want, l)
 		}
 	}
