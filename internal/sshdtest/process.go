@@ -71,20 +71,22 @@ func formatProcesses(procs []pamtest.Process) string {
 	return out
 }
 
-// Check returns an error unless conn's processes are what every login
-// needs on release v: pam_start ran in the monitor, which has pam_vault.so
-// mapped; and from 10.0 on the unprivileged child, sshd-auth, has neither
-// libpam nor pam_vault mapped.
-func (c Connection) Check(v Version) error {
-	if !c.Monitor.Maps("pam_vault.so") {
-		return fmt.Errorf("the monitor %d %q has no pam_vault.so mapped: pam_start did not run there; it maps %v",
-			c.Monitor.PID, c.Monitor.Title, c.Monitor.Mapped)
+// Check returns an error unless conn's processes are what a login needs
+// on every release: the unprivileged child has no PAM module mapped (from
+// 10.0 it is sshd-auth, which never calls pam_start, though Debian links
+// it with libpam; before, a fork of the monitor made before pam_start);
+// and when there is a "[pam]" child, the monitor ran pam_start before it
+// forked the child, so both have pam_vault.so mapped.
+func (c Connection) Check() error {
+	if c.Net.Maps("pam_") {
+		return fmt.Errorf("%d %q has a PAM module mapped: %v", c.Net.PID, c.Net.Title, c.Net.Mapped)
 	}
-	if v.AuthProgram() != v.SessionProgram() {
-		for _, lib := range []string{"libpam.so", "pam_vault"} {
-			if c.Net.Maps(lib) {
-				return fmt.Errorf("%d %q has %s mapped: %v", c.Net.PID, c.Net.Title, lib, c.Net.Mapped)
-			}
+	if c.PAM.PID == 0 {
+		return nil
+	}
+	for _, p := range []pamtest.Process{c.Monitor, c.PAM} {
+		if !p.Maps("pam_vault.so") {
+			return fmt.Errorf("%d %q has no pam_vault.so mapped: %v", p.PID, p.Title, p.Mapped)
 		}
 	}
 	return nil

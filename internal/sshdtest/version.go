@@ -20,7 +20,8 @@ import (
 //     processes, under that program name) and added PerSourcePenalties,
 //     on by default;
 //   - 10.0 moved the unprivileged child into a program of its own,
-//     sshd-auth, which never loads PAM.
+//     sshd-auth, which never calls pam_start (Debian links it with libpam
+//     all the same).
 type Version struct {
 	Major, Minor int
 }
@@ -49,7 +50,7 @@ func (v Version) SessionProgram() string {
 
 // AuthProgram is the program of a connection's unprivileged "[net]" child,
 // which parses the client's requests: sshd-auth from 10.0 on, which never
-// loads PAM; before, a fork of the monitor.
+// calls pam_start; before, a fork of the monitor.
 func (v Version) AuthProgram() string {
 	if v.AtLeast(10, 0) {
 		return "sshd-auth"

@@ -25,7 +25,7 @@
 //     client's known_hosts as it was.
 //   - TestPAMProcess: the code is checked in the "[pam]" child of the
 //     connection's monitor, in process; on OpenSSH 10.0 sshd-auth, which
-//     checked the certificate, has no libpam mapped.
+//     checked the certificate, has no PAM module mapped.
 //   - TestStepCA: a user certificate that step-ca signed, asked for through
 //     its API with a one-time token of a JWK provisioner, plus a Vault code.
 //

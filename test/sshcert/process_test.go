@@ -16,7 +16,7 @@ import (
 // connection's processes while the client is asked for the code, and both
 // of the module's lines must carry that child's program and pid. From
 // OpenSSH 10.0 the child that checked the certificate is sshd-auth, with
-// no libpam mapped.
+// no PAM module mapped.
 func TestPAMProcess(t *testing.T) {
 	e := setup(t)
 	t.Logf("sshd is %s: PAM runs in %s, the unprivileged child is %s", e.version, e.version.SessionProgram(), e.version.AuthProgram())
@@ -35,7 +35,7 @@ func TestPAMProcess(t *testing.T) {
 	s.expectSyslog(t, sysMark, "pam_vault(sshd:auth): accepted Vault TOTP code")
 	conn, err := w.Connection()
 	if err == nil {
-		err = conn.Check(e.version)
+		err = conn.Check()
 	}
 	if err != nil {
 		t.Fatalf("the connection's processes: %v", err)

@@ -33,7 +33,8 @@
 //     password, the "[pam]" child through the helper after a password
 //     attempt. The test lists the connection's processes while the client
 //     answers and matches them with the program and pid of each syslog
-//     line; on OpenSSH 10.0 the unprivileged sshd-auth has no libpam.
+//     line; on OpenSSH 10.0 the unprivileged sshd-auth has no PAM module
+//     mapped.
 //   - TestPerSourcePenalties (OpenSSH 9.8 and later; skipped on earlier
 //     releases, which have no penalties): with OpenSSH's defaults a few
 //     failed logins make sshd drop a valid OTP's connection before PAM, and
