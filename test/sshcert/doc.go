@@ -31,8 +31,8 @@
 //
 // It runs against OpenSSH 9.2 and 10.0 alike (internal/sshdtest reads the
 // release); PerSourcePenalties, which 10.0 has, are turned off, since most
-// cases fail from 127.0.0.1 on purpose. Every syslog line must come from
-// the release's sshd-session (sshd before 9.8).
+// cases fail from 127.0.0.1 on purpose. Every pam_vault line must come
+// from the release's sshd-session (sshd before 9.8).
 //
 // No typed code may appear in sshd's log, in any syslog line of sshd's
 // processes, in Vault's log or audit log, or in step-ca's log.

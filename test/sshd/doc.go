@@ -49,8 +49,8 @@
 // from `sshd -V`; from 9.8 the per-connection processes are sshd-session
 // (and from 10.0 sshd-auth), and every test sshd but
 // TestPerSourcePenalties' turns PerSourcePenalties off, since the suite
-// fails logins from 127.0.0.1 on purpose. Every syslog line must come from
-// the release's sshd-session (sshd before 9.8).
+// fails logins from 127.0.0.1 on purpose. Every pam_vault line must come
+// from the release's sshd-session (sshd before 9.8).
 //
 // Every wait is bounded; no test asserts on time.
 //
