@@ -7,7 +7,8 @@
 // libpam with (CompileC). For the suites that run real PAM applications as
 // root (sshd, su, sudo): a private mount namespace with the test's own
 // /etc/pam.d and /dev/log (Mounts), a socket that captures syslog
-// (SyslogSink, LogBook), test users (CreateUser), system commands
+// (SyslogSink, LogBook), the processes such an application runs
+// (MountNSProcesses), test users (CreateUser), system commands
 // (RunTool), and a lock that makes such suites take turns (LockMachine).
 // A Journal checks that no token a suite typed reached a captured line.
 //
