@@ -158,3 +158,72 @@ func pidsInMountNS(ns string) []int {
 	}
 	return pids
 }
+
+// Process is one process as /proc showed it at one moment.
+type Process struct {
+	PID, PPID int
+	// Title is its command line with the arguments joined by spaces: for
+	// programs that rewrite it (sshd's setproctitle), what they say they
+	// are doing, such as "sshd-session: alice [priv]".
+	Title string
+	// Mapped are the base names of the files mapped into its memory: its
+	// program, the shared libraries and the modules it has loaded.
+	Mapped []string
+}
+
+// Maps reports whether a file whose base name starts with prefix is
+// mapped into p: "libpam.so" finds libpam.so.0.85.1.
+func (p Process) Maps(prefix string) bool {
+	return slices.ContainsFunc(p.Mapped, func(name string) bool { return strings.HasPrefix(name, prefix) })
+}
+
+// MountNSProcesses lists the processes in mount namespace ns (as MountNS
+// returned it), leaving out those that exit while it reads them.
+func MountNSProcesses(ns string) []Process {
+	var procs []Process
+	for _, pid := range pidsInMountNS(ns) {
+		if p, err := readProcess(pid); err == nil {
+			procs = append(procs, p)
+		}
+	}
+	return procs
+}
+
+// readProcess reads one process's parent, title and mappings.
+func readProcess(pid int) (Process, error) {
+	dir := fmt.Sprintf("/proc/%d/", pid)
+	stat, err := os.ReadFile(dir + "stat")
+	if err != nil {
+		return Process{}, err
+	}
+	// "PID (comm) STATE PPID ...": comm may hold spaces and parentheses.
+	end := strings.LastIndexByte(string(stat), ')')
+	fields := strings.Fields(string(stat[end+1:]))
+	if end < 0 || len(fields) < 2 {
+		return Process{}, fmt.Errorf("%sstat: cannot parse %q", dir, stat)
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return Process{}, fmt.Errorf("%sstat: %w", dir, err)
+	}
+	cmdline, err := os.ReadFile(dir + "cmdline")
+	if err != nil {
+		return Process{}, err
+	}
+	maps, err := os.ReadFile(dir + "maps")
+	if err != nil {
+		return Process{}, err
+	}
+	p := Process{PID: pid, PPID: ppid,
+		Title: strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")}
+	for _, line := range strings.Split(string(maps), "\n") {
+		// "start-end perms offset dev inode path": the path is the sixth
+		// field, absent for anonymous memory.
+		if f := strings.Fields(line); len(f) >= 6 && strings.HasPrefix(f[5], "/") {
+			if name := filepath.Base(f[5]); !slices.Contains(p.Mapped, name) {
+				p.Mapped = append(p.Mapped, name)
+			}
+		}
+	}
+	return p, nil
+}

@@ -7,7 +7,8 @@
 // libpam with (CompileC). For the suites that run real PAM applications as
 // root (sshd, su, sudo): a private mount namespace with the test's own
 // /etc/pam.d and /dev/log (Mounts), a socket that captures syslog
-// (SyslogSink, LogBook), test users (CreateUser), system commands
+// (SyslogSink, LogBook), the processes such an application runs
+// (MountNSProcesses), test users (CreateUser), system commands
 // (RunTool), and a lock that makes such suites take turns (LockMachine).
 // A Journal checks that no token a suite typed reached a captured line.
 //
@@ -184,6 +185,9 @@ const (
 type LogLine struct {
 	Priority int    // the syslog severity, 0 to 7 (LogDebug); -1 if unknown
 	Text     string // the message
+	// PID is the process that sent the line to a SyslogSink, as the
+	// kernel told the socket; 0 for lines pam_wrapper printed.
+	PID int
 }
 
 func (l LogLine) String() string { return fmt.Sprintf("<%d> %s", l.Priority, l.Text) }

@@ -8,12 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // A SyslogSink is a unixgram socket standing in for /dev/log (see Mounts):
 // it keeps every message glibc's syslog(), and so pam_syslog, sends to it,
-// at every priority, as LogLines.
+// at every priority, as LogLines, each with the pid of the process that
+// sent it, which the kernel tells the socket (SO_PASSCRED, as journald
+// reads it).
 type SyslogSink struct {
 	*LogBook[LogLine]
 	// Path is the socket's path.
@@ -35,25 +38,66 @@ func NewSyslogSink(path string) (*SyslogSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("syslog sink: %w", err)
 	}
+	if err := passCredentials(conn); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("syslog sink: %w", err)
+	}
 	s := &SyslogSink{LogBook: NewLogBook[LogLine](), Path: path, conn: conn, done: make(chan struct{}),
 		syncs: map[string]chan struct{}{}}
 	go s.read()
 	return s, nil
 }
 
+// passCredentials asks the kernel to attach the sender's credentials to
+// every datagram conn receives.
+func passCredentials(conn *net.UnixConn) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_PASSCRED, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("SO_PASSCRED: %w", serr)
+	}
+	return nil
+}
+
 // read receives datagrams until the socket is closed.
 func (s *SyslogSink) read() {
 	defer close(s.done)
 	buf := make([]byte, 64<<10)
+	oob := make([]byte, syscall.CmsgSpace(syscall.SizeofUcred))
 	for {
-		n, err := s.conn.Read(buf)
+		n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
 		if err == nil && !s.synced(string(buf[:n])) {
-			s.Add(parseDatagram(string(buf[:n])))
+			l := parseDatagram(string(buf[:n]))
+			l.PID = senderPID(oob[:oobn])
+			s.Add(l)
 		}
 	}
+}
+
+// senderPID reads the sender's pid from a datagram's control messages; 0
+// when they hold none.
+func senderPID(oob []byte) int {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return 0
+	}
+	for i := range msgs {
+		if cred, err := syscall.ParseUnixCredentials(&msgs[i]); err == nil {
+			return int(cred.Pid)
+		}
+	}
+	return 0
 }
 
 // Sync waits, at most 15 s, until every message sent to s before it was
@@ -105,6 +149,21 @@ func parseDatagram(msg string) LogLine {
 	}
 	pri, _ := strconv.Atoi(m[1])
 	return LogLine{Priority: pri & 7, Text: msg[len(m[0]):]}
+}
+
+// syslogTag matches the "program: " or "program[pid]: " glibc's syslog()
+// puts before a message: the pid only when the program opened the log with
+// LOG_PID, which sshd does not do when it logs to stderr (-e).
+var syslogTag = regexp.MustCompile(`^([^\s\[\]:]+)(?:\[\d+\])?: `)
+
+// Program returns the program name at the start of l's text ("sshd-session"
+// of "sshd-session[4242]: ..." or "sshd-session: ..."): glibc's syslog()
+// uses the name the program was started under. It is "" when l has none.
+func (l LogLine) Program() string {
+	if m := syslogTag.FindStringSubmatch(l.Text); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // Close stops listening; the lines stay readable.

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"pam_vault/internal/sshdtest"
 	"pam_vault/internal/testvault"
 )
 
@@ -159,6 +160,12 @@ func (e *env) login(c client, s *server, a attempt) result {
 // first, then keyboard-interactive, and runs remoteCommand. It checks the
 // host as hostName, accepting only a certificate hostCA signed for it.
 func goLogin(s *server, hostCA ssh.PublicKey, a attempt) result {
+	return goLoginWatched(s, hostCA, a, nil)
+}
+
+// goLoginWatched is goLogin, noting the connection's processes with w
+// (when not nil) while the first question waits for its answer.
+func goLoginWatched(s *server, hostCA ssh.PublicKey, a attempt, w *sshdtest.Watch) result {
 	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
 	defer cancel()
 	var (
@@ -182,6 +189,9 @@ func goLogin(s *server, hostCA ssh.PublicKey, a attempt) result {
 		methods = append(methods, ssh.PublicKeys(signer))
 	}
 	methods = append(methods, ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
+		if w != nil && len(questions) > 0 {
+			w.Note()
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		asked = append(asked, questions...)

@@ -23,8 +23,16 @@
 //   - TestHostCertificate: a host key Vault did not sign is refused by both
 //     clients, without a prompt to trust it; a signed one leaves the
 //     client's known_hosts as it was.
+//   - TestPAMProcess: the code is checked in the "[pam]" child of the
+//     connection's monitor, in process; on OpenSSH 10.0 sshd-auth, which
+//     checked the certificate, has no PAM module mapped.
 //   - TestStepCA: a user certificate that step-ca signed, asked for through
 //     its API with a one-time token of a JWK provisioner, plus a Vault code.
+//
+// It runs against OpenSSH 9.2 and 10.0 alike (internal/sshdtest reads the
+// release); PerSourcePenalties, which 10.0 has, are turned off, since most
+// cases fail from 127.0.0.1 on purpose. Every pam_vault line must come
+// from the release's sshd-session (sshd before 9.8).
 //
 // No typed code may appear in sshd's log, in any syslog line of sshd's
 // processes, in Vault's log or audit log, or in step-ca's log.

@@ -53,15 +53,16 @@ var tools = []string{sshdtest.Path, "ssh", "unshare", "mount", "useradd", "userd
 // env is what every test shares: the build, one Vault acting as CA and
 // code checker, the user's TOTP key and the test user.
 type env struct {
-	build  string
-	dir    string // config, token file, audit log
-	vault  *testvault.Server
-	caLine string        // Vault's CA key, authorized_keys format
-	ca     ssh.PublicKey // the same, parsed
-	totp   *testvault.TOTPKey
-	config string // pam_vault's TOTP config
-	user   *pamtest.User
-	lock   net.Listener
+	build   string
+	version sshdtest.Version // the release of sshdtest.Path
+	dir     string           // config, token file, audit log
+	vault   *testvault.Server
+	caLine  string        // Vault's CA key, authorized_keys format
+	ca      ssh.PublicKey // the same, parsed
+	totp    *testvault.TOTPKey
+	config  string // pam_vault's TOTP config
+	user    *pamtest.User
+	lock    net.Listener
 
 	mu    sync.Mutex
 	typed []string // every code a client typed, for the leak check
@@ -108,6 +109,9 @@ func newEnv() (_ *env, err error) {
 		return nil, err
 	}
 	e := &env{build: build}
+	if e.version, err = sshdtest.InstalledVersion(); err != nil {
+		return nil, err
+	}
 	if e.lock, err = pamtest.LockMachine("sshcert"); err != nil {
 		return nil, err
 	}

@@ -125,6 +125,8 @@ func (s *server) writeFiles(e *env, opts serverOptions) error {
 		"LoginGraceTime 60",
 		"LogLevel VERBOSE",
 	)
+	// Most cases here fail on purpose, from one address.
+	config = append(config, e.version.TestConfig()...)
 	files["sshd_config"] = strings.Join(config, "\n") + "\n"
 	if err := os.Mkdir(filepath.Join(s.dir, "pam.d"), 0o755); err != nil {
 		return fmt.Errorf("sshd files: %w", err)
@@ -140,22 +142,31 @@ func (s *server) writeFiles(e *env, opts serverOptions) error {
 }
 
 // pamService is sshd's PAM service: pam_vault in TOTP mode is the whole
-// auth stack.
+// auth stack, with debug, whose lines say where the code was checked.
 func (s *server) pamService(e *env) string {
-	return "auth required " + filepath.Join(e.build, "pam_vault.so") + " totp dev config=" + e.config + "\n" +
+	return "auth required " + filepath.Join(e.build, "pam_vault.so") + " totp dev debug config=" + e.config + "\n" +
 		"account required pam_permit.so\n" +
 		"session required pam_unix.so\n" +
 		"password required pam_deny.so\n"
 }
 
-// close stops sshd, fails t if a code a client typed reached a log, shows
-// the logs if t failed.
+// close stops sshd, fails t if a code a client typed reached a log or a
+// pam_vault line came from another program than sshd's SessionProgram, and
+// shows the logs if t failed.
 func (s *server) close(t *testing.T, e *env) {
 	t.Helper()
 	if err := s.sshd.Stop(); err != nil {
 		t.Errorf("stop sshd: %v", err)
 	}
 	s.syslog.Close()
+	// Every pam_vault line comes from the program that runs PAM: on
+	// OpenSSH 10.0 none from sshd-auth, which checked the certificates.
+	want := e.version.SessionProgram()
+	for _, l := range s.syslog.Since(0) {
+		if strings.Contains(l.Text, "pam_vault(") && l.Program() != want {
+			t.Errorf("a pam_vault line not from %s: %s", want, l)
+		}
+	}
 	logs := pamtest.FormatLines(s.log.Since(0)) + pamtest.FormatLines(s.syslog.Since(0)) + e.vaultLogs(t)
 	for _, code := range e.codesTyped() {
 		for _, line := range strings.Split(logs, "\n") {

@@ -27,9 +27,30 @@
 //     this, shows that a pam_unix-only stack behaves the same, and that with
 //     AuthenticationMethods password,keyboard-interactive the helper path
 //     completes a login under requisite too.
+//   - TestPAMProcess: which process ran pam_vault for each method, and which
+//     path it took there, on the installed OpenSSH release: the "[pam]"
+//     child in process for keyboard-interactive, the "[priv]" monitor for
+//     password, the "[pam]" child through the helper after a password
+//     attempt. The test lists the connection's processes while the client
+//     answers and matches them with the program and pid of each syslog
+//     line; on OpenSSH 10.0 the unprivileged sshd-auth has no PAM module
+//     mapped.
+//   - TestPerSourcePenalties (OpenSSH 9.8 and later; skipped on earlier
+//     releases, which have no penalties): with OpenSSH's defaults a few
+//     failed logins make sshd drop a valid OTP's connection before PAM, and
+//     the OTP stays valid in Vault; PerSourcePenaltyExemptList and a
+//     smaller authfail penalty each let it through.
 //   - TestLoad: 100 sequential and 20 concurrent logins.
 //   - TestHostAddress: the OTP's IP against real interface addresses, IPv4
 //     and IPv6, including allowed_cidr_list.
+//
+// The suite runs against whatever /usr/sbin/sshd is installed: OpenSSH 9.2
+// (Debian 12) and 10.0 (Debian 13). internal/sshdtest reads the release
+// from `sshd -V`; from 9.8 the per-connection processes are sshd-session
+// (and from 10.0 sshd-auth), and every test sshd but
+// TestPerSourcePenalties' turns PerSourcePenalties off, since the suite
+// fails logins from 127.0.0.1 on purpose. Every pam_vault line must come
+// from the release's sshd-session (sshd before 9.8).
 //
 // Every wait is bounded; no test asserts on time.
 //

@@ -29,20 +29,7 @@ func TestDoctor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := e.startServer(t, tt.opts)
-			cmd := exec.Command(filepath.Join(e.build, "pam-vault-check"), "doctor", "-json",
-				"-sshd-config", filepath.Join(s.dir, "sshd_config"), "-pam-dir", filepath.Join(s.dir, "pam.d"))
-			cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("doctor: %v\n%s", err, out)
-			}
-			var report struct {
-				Failed   bool
-				Findings []struct{ Level, Check, Message, Fix string }
-			}
-			if err := json.Unmarshal(out, &report); err != nil {
-				t.Fatalf("doctor -json: %v\n%s", err, out)
-			}
+			report, out := e.doctor(t, s)
 			var warns, oks []string
 			for _, f := range report.Findings {
 				switch f.Level {
@@ -70,4 +57,40 @@ func TestDoctor(t *testing.T) {
 				[]string{"accepted Vault OTP"}})
 		})
 	}
+}
+
+// doctorReport is what `pam-vault-check doctor -json` prints.
+type doctorReport struct {
+	Failed   bool
+	Findings []struct{ Level, Check, Message, Fix string }
+}
+
+// finding returns the level and message of the first finding of check,
+// or "" if there is none.
+func (r doctorReport) finding(check string) (level, message string) {
+	for _, f := range r.Findings {
+		if f.Check == check {
+			return f.Level, f.Message
+		}
+	}
+	return "", ""
+}
+
+// doctor runs the built `pam-vault-check doctor -json` on s's generated
+// sshd_config (through the real sshd -T) and PAM directory, and returns
+// its report and its output, for messages.
+func (e *env) doctor(t *testing.T, s *server) (doctorReport, []byte) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(e.build, "pam-vault-check"), "doctor", "-json",
+		"-sshd-config", filepath.Join(s.dir, "sshd_config"), "-pam-dir", filepath.Join(s.dir, "pam.d"))
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	var report doctorReport
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("doctor -json: %v\n%s", err, out)
+	}
+	return report, out
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"pam_vault/internal/pamtest"
+	"pam_vault/internal/sshdtest"
 	"pam_vault/internal/testvault"
 )
 
@@ -23,13 +24,14 @@ const (
 // tools are the programs the suite runs, besides the built ones.
 var tools = []string{"/usr/sbin/sshd", "ssh", "sshpass", "unshare", "mount", "ip", "useradd", "userdel", "usermod", "getent"}
 
-// env is what every test shares: the repository's build, one Vault and the
-// test user.
+// env is what every test shares: the repository's build, the sshd
+// release, one Vault and the test user.
 type env struct {
-	build string // the repository's build directory
-	vault *testvault.Server
-	user  *pamtest.User
-	lock  net.Listener // pamtest.LockMachine's lock; nil once released
+	build   string // the repository's build directory
+	version sshdtest.Version
+	vault   *testvault.Server
+	user    *pamtest.User
+	lock    net.Listener // pamtest.LockMachine's lock; nil once released
 }
 
 var (
@@ -71,6 +73,9 @@ func newEnv() (_ *env, err error) {
 	}
 	e := &env{build: build}
 	if err := pamtest.Tools(tools...); err != nil {
+		return nil, err
+	}
+	if e.version, err = sshdtest.InstalledVersion(); err != nil {
 		return nil, err
 	}
 	if e.lock, err = pamtest.LockMachine("sshd"); err != nil {

@@ -26,11 +26,21 @@ type serverOptions struct {
 	moduleArgs []string // pam_vault arguments besides config=
 	control    string   // the auth line's control; default requisite
 	authLine   string   // replaces the pam_vault auth line (for a baseline stack)
+	logLevel   string   // sshd's LogLevel; default VERBOSE
+	// penalties are the sshd_config lines about PerSourcePenalties; nil
+	// turns them off where sshd has them (sshdtest.Version.TestConfig),
+	// and opensshDefaults leaves OpenSSH's defaults on.
+	penalties []string
 }
+
+// opensshDefaults, as serverOptions.penalties, leaves PerSourcePenalties
+// as OpenSSH sets them, saying so in the generated sshd_config.
+var opensshDefaults = []string{"# PerSourcePenalties: OpenSSH's defaults"}
 
 // server is a running sshd with its own PAM service and syslog.
 type server struct {
 	opts    serverOptions
+	version sshdtest.Version
 	dir     string
 	port    int
 	hostKey ssh.PublicKey
@@ -67,7 +77,7 @@ func (e *env) newServer(opts serverOptions) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start sshd: %w", err)
 	}
-	s := &server{opts: opts, dir: dir, log: pamtest.NewLogBook[logText]()}
+	s := &server{opts: opts, version: e.version, dir: dir, log: pamtest.NewLogBook[logText]()}
 	if err := s.writeFiles(e); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
