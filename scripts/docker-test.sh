@@ -70,14 +70,17 @@ prune() {
 		grep "^$1:$2" | grep -vxF "$3" | xargs -r docker rmi >/dev/null || true
 }
 
-# The binaries this machine's tests run, built first if need be.
-vault=$(scripts/vault-bin.sh)
-stepca=$(scripts/step-ca-bin.sh)
+# The pinned Vault and step-ca, built first if need be: whatever VAULT_BIN
+# says, the containers run the release the scripts pin.
+vault=$(scripts/vault-bin.sh --pinned)
+stepca=$(scripts/step-ca-bin.sh --pinned)
 goroot=$(go env GOROOT)
 tools_hash=$( {
 	cat "$0"
 	head -n 1 "$goroot/VERSION"
+	basename "$vault"
 	sha256sum <"$vault"
+	basename "$stepca"
 	sha256sum <"$stepca"
 } | hash12)
 
@@ -103,22 +106,26 @@ stage_context() {
 	tar -C "$ctx" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - . | hash12
 }
 
-# go_image prints the name of suite $1's GO_IMAGE on base image $2, making
-# it when missing.
+# go_image prints the name of the GO_IMAGE made on base image $1, making it
+# when missing. The Vault and step-ca binaries go where the scripts look
+# with XDG_CACHE_HOME=/cache, under the names they give them.
 go_image() {
-	local image="pam_vault-go:$1-$(echo "$tools_hash $(docker image inspect -f '{{.Id}}' "$2")" | hash12)"
+	local image="pam_vault-go:$(echo "$tools_hash $(docker image inspect -f '{{.Id}}' "$1")" | hash12)"
 	if docker image inspect "$image" >/dev/null 2>&1; then
 		echo ">>> reusing $image" >&2
 	else
 		# Each step runs in a shell of its own: EXIT is its end.
-		container=$(docker create "$2" true)
+		container=$(docker create "$1" true)
 		trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
 		docker cp -L "$goroot" "$container:/usr/local/go"
-		docker cp -L "$vault" "$container:/usr/local/bin/vault"
-		docker cp -L "$stepca" "$container:/usr/local/bin/step-ca"
+		local bin
+		for bin in "$vault" "$stepca"; do
+			tar -ch --transform 's,^,cache/pam_vault/,' -C "$(dirname "$bin")" "$(basename "$bin")" |
+				docker cp - "$container:/"
+		done
 		docker commit "$container" "$image" >/dev/null
 		echo ">>> made $image" >&2
-		prune pam_vault-go "$1-" "$image"
+		prune pam_vault-go "" "$image"
 	fi
 	echo "$image"
 }
@@ -140,16 +147,45 @@ test_image() {
 	echo "$image"
 }
 
+# run_flags prints the options that give a container of image $1 what the
+# suites need: what --privileged gives, every capability, no seccomp or
+# AppArmor filter and a writable /proc/sys. Where the Docker engine runs
+# in a container that lacks a capability (this project's machines lack
+# CAP_SYS_RESOURCE), runc cannot grant them all and a --privileged
+# container does not start; the same is then asked for one by one,
+# without the capabilities this machine's bounding set lacks.
+run_flags() {
+	if docker run --rm --privileged --network none "$1" true >/dev/null 2>&1; then
+		echo --privileged
+		return
+	fi
+	local caps=(CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
+		LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER
+		SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE
+		SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP
+		MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ)
+	local bound flags=(--cap-add ALL) i
+	bound=$((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status)))
+	for i in "${!caps[@]}"; do
+		if (((bound >> i & 1) == 0)); then flags+=(--cap-drop "${caps[$i]}"); fi
+	done
+	echo "${flags[*]} --security-opt seccomp=unconfined --security-opt apparmor=unconfined" \
+		"--security-opt systempaths=unconfined"
+}
+
 # run_suite runs image $2's suites for suite $1, with the output shown and
 # kept in build/docker/$1.log.
 run_suite() {
-	local name="pam_vault-test-$1"
-	docker rm -f "$name" >/dev/null 2>&1 || true
-	trap "docker rm -f '$name' >/dev/null 2>&1 || true" EXIT
+	local name="pam_vault-test-$1" flags
+	flags=$(run_flags "$2")
 	echo ">>> in $2:" \
 		"$(docker run --rm --network none "$2" sh -c \
 			'echo "Debian $(cat /etc/debian_version)," "$(ssh -V 2>&1 | cut -d, -f1),"; dpkg-query -W -f "\${Package} \${Version}, " libpam0g sudo')" >&2
-	docker run --rm --name "$name" --privileged --network "$network" -e CI=true "$2" 2>&1 |
+	echo ">>> docker run $flags" >&2
+	docker rm -f "$name" >/dev/null 2>&1 || true
+	trap "docker rm -f '$name' >/dev/null 2>&1 || true" EXIT
+	# shellcheck disable=SC2086 # flags is a list of options
+	docker run --rm --name "$name" $flags --network "$network" -e CI=true "$2" 2>&1 |
 		tee "$out/$1.log"
 }
 
@@ -160,7 +196,7 @@ fi
 
 # step NAME FUNCTION [ARG...] runs one of the functions above through
 # scripts/timed.sh, which runs commands, so in a bash that is given them.
-export -f hash12 prune stage_context go_image test_image run_suite
+export -f hash12 prune stage_context go_image test_image run_flags run_suite
 export out network vault stepca goroot tools_hash
 step() {
 	local name=$1
@@ -169,10 +205,14 @@ step() {
 }
 
 context=$(step "docker-test: build context" stage_context)
+# One GO_IMAGE for every suite, made on the first one's base: it only
+# supplies files to copy, so its Debian does not matter, and with one the
+# Vault stage is built once.
+goimage=""
 failed=""
 for suite in "$@"; do
 	if base=$(step "docker-test $suite: base image" scripts/debian-image.sh "$suite") &&
-		goimage=$(step "docker-test $suite: go image" go_image "$suite" "$base") &&
+		{ [ -n "$goimage" ] || goimage=$(step "docker-test: go image" go_image "$base"); } &&
 		image=$(step "docker-test $suite: test image" test_image "$suite" "$base" "$goimage" "$context") &&
 		step "docker-test $suite: run" run_suite "$suite" "$image"; then
 		:

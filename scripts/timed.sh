@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Runs a command and says how long it took, so that CI's output shows where
 # its time goes:
 #
