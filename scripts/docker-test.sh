@@ -117,6 +117,7 @@ go_image() {
 		# Each step runs in a shell of its own: EXIT is its end.
 		container=$(docker create "$1" true)
 		trap 'docker rm -f "$container" >/dev/null 2>&1 || true' EXIT
+		trap 'exit 130' INT TERM HUP
 		docker cp -L "$goroot" "$container:/usr/local/go"
 		local bin
 		for bin in "$vault" "$stepca"; do
@@ -178,12 +179,13 @@ run_flags() {
 run_suite() {
 	local name="pam_vault-test-$1" flags
 	flags=$(run_flags "$2")
-	echo ">>> in $2:" \
-		"$(docker run --rm --network none "$2" sh -c \
-			'echo "Debian $(cat /etc/debian_version)," "$(ssh -V 2>&1 | cut -d, -f1),"; dpkg-query -W -f "\${Package} \${Version}, " libpam0g sudo')" >&2
+	docker run --rm --network none "$2" sh -c 'printf ">>> in %s: Debian %s, %s, %s\n" "$1" \
+		"$(cat /etc/debian_version)" "$(ssh -V 2>&1 | cut -d, -f1)" \
+		"$(dpkg-query -W -f "\${Package} \${Version} " libpam0g sudo)"' sh "$2" >&2
 	echo ">>> docker run $flags" >&2
 	docker rm -f "$name" >/dev/null 2>&1 || true
 	trap "docker rm -f '$name' >/dev/null 2>&1 || true" EXIT
+	trap 'exit 130' INT TERM HUP
 	# shellcheck disable=SC2086 # flags is a list of options
 	docker run --rm --name "$name" $flags --network "$network" -e CI=true "$2" 2>&1 |
 		tee "$out/$1.log"
