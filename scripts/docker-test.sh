@@ -75,8 +75,10 @@ prune() {
 vault=$(scripts/vault-bin.sh --pinned)
 stepca=$(scripts/step-ca-bin.sh --pinned)
 goroot=$(go env GOROOT)
+# What the Go image is made of; "layout" names where go_image puts it, and
+# changes with go_image.
 tools_hash=$( {
-	cat "$0"
+	echo "layout 1: /usr/local/go, /cache/pam_vault"
 	head -n 1 "$goroot/VERSION"
 	basename "$vault"
 	sha256sum <"$vault"
@@ -186,8 +188,11 @@ run_suite() {
 	docker rm -f "$name" >/dev/null 2>&1 || true
 	trap "docker rm -f '$name' >/dev/null 2>&1 || true" EXIT
 	trap 'exit 130' INT TERM HUP
+	# Docker turns IPv6 off in a container's namespace, ::1 included; the
+	# suites expect a host's loopback to hold ::1, as it does outside one.
 	# shellcheck disable=SC2086 # flags is a list of options
-	docker run --rm --name "$name" $flags --network "$network" -e CI=true "$2" 2>&1 |
+	docker run --rm --name "$name" $flags --network "$network" \
+		--sysctl net.ipv6.conf.all.disable_ipv6=0 -e CI=true "$2" 2>&1 |
 		tee "$out/$1.log"
 }
 
