@@ -42,7 +42,7 @@ fi
 if ! command -v docker >/dev/null 2>&1; then
 	reason="docker is not installed"
 elif ! out=$(docker info 2>&1 >/dev/null); then
-	reason="the Docker engine does not answer: $(printf '%s\n' "$out" | tail -1)"
+	reason="the Docker engine does not answer ($(printf '%s\n' "$out" | tail -1))"
 else
 	reason=""
 fi
