@@ -1,5 +1,5 @@
 # pam_vault: `make` builds the three artifacts into build/, `make test` runs
-# the whole suite, `make demo` shows a real OTP login through PAM.
+# the whole suite, `make demo` shows real OTP and TOTP logins through PAM.
 
 PREFIX  ?= /usr
 SBINDIR ?= $(PREFIX)/sbin

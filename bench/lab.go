@@ -86,7 +86,8 @@ func newLab(root, tmp string, t *tools, c *cleanup) (*lab, error) {
 	}
 	for _, tr := range l.transports {
 		line := "auth required " + t.adapter + " " + strings.Join(tr.args, " ")
-		services["engine-"+tr.name] = line
+		// The driver is not sshd: in_process loads the engine as sshd does.
+		services["engine-"+tr.name] = line + " in_process"
 		services["helper-"+tr.name] = line + " helper"
 	}
 	for name, text := range services {

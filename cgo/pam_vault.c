@@ -10,7 +10,8 @@
  * module at pam_start(), and OpenSSH authenticates keyboard-interactive logins
  * in a child forked after that. When the engine was nevertheless loaded by an
  * ancestor of this process, the adapter never calls into it and runs the same
- * engine in a fresh process instead: `pam-vault-check helper`.
+ * engine in a fresh process instead: `pam-vault-check helper`. It does the
+ * same in every host but sshd unless told otherwise (in_process_wanted).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -698,13 +700,51 @@ static const char *env_string(pam_handle_t *pamh, const char *name)
 	return value != NULL ? value : "";
 }
 
+/*
+ * Whether to try the engine in process; why says what decided. Outside
+ * sshd the helper is the default, and in_process on a service's line opts
+ * in: the Go runtime's threads never block SIGCHLD, so a host that blocks
+ * it on its own thread to hold it until its handler is in place loses it
+ * to them, handled as the earlier disposition says. sudo does so around
+ * the fork() of its command, and then waits for ever for a command that
+ * has already exited. sshd's processes that run PAM block no signal.
+ */
+static int in_process_wanted(int argc, const char **argv, char *why, size_t len)
+{
+	char name[16] = "", field[72];
+	const char *var;
+
+	if (has_arg(argc, argv, "helper")) {
+		snprintf(why, len, "helper argument given");
+		return 0;
+	}
+	if (has_arg(argc, argv, "in_process")) {
+		snprintf(why, len, "in_process argument given");
+	} else if (prctl(PR_GET_NAME, name) == 0 &&
+		   (strcmp(name, "sshd") == 0 || strcmp(name, "sshd-session") == 0)) {
+		snprintf(why, len, "process %s", name);
+	} else {
+		snprintf(why, len, "process %s is not sshd and in_process is not given",
+			 log_field(field, sizeof(field), name));
+		return 0;
+	}
+	if ((var = engine_env_var_in(environ)) != NULL) {
+		snprintf(why, len, "%s is set in the environment", var);
+		return 0;
+	}
+	if ((var = engine_env_var_in(initial_environ)) != NULL) {
+		snprintf(why, len, "%s is set in the environment the process started with", var);
+		return 0;
+	}
+	return 1;
+}
+
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
 	int debug = has_arg(argc, argv, "debug");
-	int force_helper = has_arg(argc, argv, "helper");
 	int totp = has_arg(argc, argv, "totp");
-	const char *user = NULL, *authtok = NULL, *var;
+	const char *user = NULL, *authtok = NULL;
 	char field[128], why[160] = "";
 	char *code = NULL;
 	int ret;
@@ -751,18 +791,12 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct pam_vault_verdict verdict = {.result = PAM_VAULT_SERVICE_ERR};
 	pam_vault_decide_fn decide = NULL;
 
-	if (force_helper)
-		snprintf(why, sizeof(why), "helper argument given");
-	else if ((var = engine_env_var_in(environ)) != NULL)
-		snprintf(why, sizeof(why), "%s is set in the environment", var);
-	else if ((var = engine_env_var_in(initial_environ)) != NULL)
-		snprintf(why, sizeof(why),
-			 "%s is set in the environment the process started with", var);
-	else if ((ret = find_engine(pamh, &decide, why, sizeof(why))) != PAM_SUCCESS)
+	if (in_process_wanted(argc, argv, why, sizeof(why)) &&
+	    (ret = find_engine(pamh, &decide, why, sizeof(why))) != PAM_SUCCESS)
 		goto out;
 	if (decide != NULL) {
 		if (debug)
-			pam_syslog(pamh, LOG_DEBUG, "verifying in process");
+			pam_syslog(pamh, LOG_DEBUG, "verifying in process (%s)", why);
 		if (decide_in_process(pamh, decide, &req, &verdict) != 0) {
 			ret = PAM_SERVICE_ERR;
 			goto out;

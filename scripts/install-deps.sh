@@ -8,13 +8,14 @@
 # network there.
 set -eu
 packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools sudo"
-# Tools run on this machine only, never in a container: for the package
+# Tools used on this machine only, never in a container: for the package
 # tests (test/packages) lintian, rpm, and checkpolicy with semodule-utils
-# for the SELinux module; debootstrap, which makes the Debian images of
+# for the SELinux module; for `make demo` oathtool, the authenticator app
+# of its TOTP scene; debootstrap, which makes the Debian images of
 # test/packages and make docker-test (scripts/debian-image.sh). They stay
-# out of --list: debootstrap cannot install lintian (it does not resolve
-# the virtual package perl-openssl-abi-3).
-host_packages="lintian rpm checkpolicy semodule-utils debootstrap"
+# out of --list, which makes the test images: debootstrap cannot install
+# lintian (it does not resolve the virtual package perl-openssl-abi-3).
+host_packages="lintian rpm checkpolicy semodule-utils oathtool debootstrap"
 case ${1:-} in
 --list)
 	printf '%s\n' $packages

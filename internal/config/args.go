@@ -26,6 +26,10 @@ type Args struct {
 	// even when it could load the engine in process (helper). The adapter
 	// reads it; it is here so that it is not reported as unknown.
 	Helper bool
+	// InProcess makes the adapter load the engine into a host other than
+	// sshd, where it otherwise verifies in the helper process (in_process).
+	// helper wins over it. The adapter reads it, as Helper.
+	InProcess bool
 	// TOTP selects the second-factor mode: the token is a code from an
 	// authenticator app, checked by Vault's TOTP engine (totp).
 	TOTP bool
@@ -59,6 +63,9 @@ func ParseArgs(argv []string) (Args, []string, error) {
 			continue
 		case "helper":
 			args.Helper = true
+			continue
+		case "in_process":
+			args.InProcess = true
 			continue
 		case "totp":
 			args.TOTP = true

@@ -32,13 +32,15 @@ func Check(f *Facts) []Finding {
 	if len(vaults) == 0 {
 		return r.findings
 	}
+	isSSHD := f.Service == sshdService(f.SSHD)
 	for _, v := range vaults {
 		c.install(v)
 		c.arguments(v)
+		c.path(v, isSSHD)
 	}
 	c.order(vaults)
 	c.outcomes(vaults)
-	if f.Service == sshdService(f.SSHD) {
+	if isSSHD {
 		for _, v := range vaults {
 			c.withSSHD(v, contexts)
 		}
@@ -298,6 +300,32 @@ func (c *stackCheck) arguments(v vault) {
 	}
 }
 
+// path reports what the line's helper and in_process arguments do in the
+// program that runs the service. The adapter loads the engine in process
+// only in sshd unless in_process says otherwise; a program that blocks a
+// signal on its own thread to hold it pending loses it to the engine's
+// threads (sudo hangs), so in_process outside sshd is a warning, and
+// helper there is what the module does anyway.
+func (c *stackCheck) path(v vault, isSSHD bool) {
+	if v.argsErr != nil {
+		return
+	}
+	at := v.rule.Where()
+	switch {
+	case isSSHD && v.args.Helper:
+		c.r.ok("path", "%s: helper: every login starts a pam-vault-check helper process; without it sshd verifies in process", at)
+	case isSSHD:
+		c.r.ok("path", "%s: sshd loads the engine in process", at)
+	case v.args.Helper:
+		c.r.ok("path", "%s: helper: the module verifies in a helper process outside sshd without it too; the argument can go", at)
+	case v.args.InProcess:
+		c.r.warn("path", fmt.Sprintf("remove in_process from the line at %s", v.rule.At),
+			"%s: in_process loads the engine into the program that runs %s, which is not sshd: the engine's threads take signals that program may block to hold them pending, and sudo then hangs now and then after its command (README: Local services)", at, c.f.Service)
+	default:
+		c.r.ok("path", "%s: the module verifies in a helper process, as it does outside sshd", at)
+	}
+}
+
 // leftovers finds vault-ssh-helper's lines.
 func (c *stackCheck) leftovers(haveVault bool) {
 	for _, rule := range c.auth {
@@ -364,15 +392,17 @@ func (c *stackCheck) order(vaults []vault) {
 }
 
 // scenario is a guess of every module's result for one kind of login
-// attempt: pam_vault returns vaultCode, modules that check other secrets
-// return others, pam_deny and pam_rootok (the user is not root) refuse,
-// a module that is not installed gives PAM_MODULE_UNKNOWN, and every other
-// module (pam_env, pam_faillock, pam_permit, ...) succeeds. A password
+// attempt by user ("" for a user no line names): pam_vault returns
+// vaultCode, modules that check other secrets return others, pam_deny and
+// pam_rootok (the user is not root) refuse, a pam_succeed_if line that
+// tests the user name only answers for user (succeedIfUser), a module that
+// is not installed gives PAM_MODULE_UNKNOWN, and every other module
+// (pam_env, pam_faillock, pam_permit, ...) succeeds. A password
 // module that runs after pam_vault accepted an OTP refuses: libpam's
 // pam_get_authtok, which pam_unix and pam_vault both use, hands it the
 // token pam_vault stored, the OTP, instead of prompting again (measured
 // with Debian's libpam 1.5.2: one prompt, pam_unix then failing).
-func (c *stackCheck) scenario(vaultCode, others Code) func(Rule) Code {
+func (c *stackCheck) scenario(user string, vaultCode, others Code) func(Rule) Code {
 	otpTaken := false
 	return func(r Rule) Code {
 		if fi, ok := c.f.Modules[modulePath(c.f.ModuleDir, r.Module)]; ok && fi.Err != nil {
@@ -393,8 +423,88 @@ func (c *stackCheck) scenario(vaultCode, others Code) func(Rule) Code {
 		case r.ModuleName() == "pam_deny", r.ModuleName() == "pam_rootok":
 			return AuthErr
 		}
+		if code, ok := succeedIfUser(r, user); ok {
+			return code
+		}
 		return Success
 	}
+}
+
+// succeedIfUser answers for a login by user ("" for a user no line names)
+// what the pam_succeed_if line r returns, when each of its conditions tests
+// the user name (user = NAME, user != NAME, user in A:B, user notin A:B):
+// PAM_SUCCESS when all hold, PAM_AUTH_ERR when one does not. ok is false
+// for any other line, and for use_uid, which tests the calling user.
+func succeedIfUser(r Rule, user string) (code Code, ok bool) {
+	conds, ok := userConditions(r)
+	if !ok {
+		return 0, false
+	}
+	for _, c := range conds {
+		holds := false
+		switch c.op {
+		case "=", "!=":
+			holds = user == c.value
+		case "in", "notin":
+			holds = slices.Contains(strings.Split(c.value, ":"), user)
+		}
+		if c.op == "!=" || c.op == "notin" {
+			holds = !holds
+		}
+		if !holds {
+			return AuthErr, true
+		}
+	}
+	return Success, true
+}
+
+// userCondition is one "user OP VALUE" test of pam_succeed_if.
+type userCondition struct{ op, value string }
+
+// userConditions returns the conditions of a pam_succeed_if line r when
+// every one of them tests the user name; ok is false otherwise.
+func userConditions(r Rule) (conds []userCondition, ok bool) {
+	if r.ModuleName() != "pam_succeed_if" {
+		return nil, false
+	}
+	var rest []string
+	for _, a := range r.Args {
+		switch a {
+		case "debug", "quiet", "quiet_fail", "quiet_success", "audit":
+		case "use_uid":
+			return nil, false
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) == 0 || len(rest)%3 != 0 {
+		return nil, false
+	}
+	for i := 0; i < len(rest); i += 3 {
+		field, op, value := rest[i], rest[i+1], rest[i+2]
+		if field != "user" || !slices.Contains([]string{"=", "!=", "in", "notin"}, op) {
+			return nil, false
+		}
+		conds = append(conds, userCondition{op, value})
+	}
+	return conds, true
+}
+
+// namedUsers returns the users that the pam_succeed_if lines of rules name
+// in their user conditions, in order, once each.
+func namedUsers(rules []Rule) []string {
+	var users []string
+	for _, r := range rules {
+		conds, _ := userConditions(r)
+		for _, c := range conds {
+			for _, u := range strings.Split(c.value, ":") {
+				if u != "" && !slices.Contains(users, u) {
+					users = append(users, u)
+				}
+			}
+		}
+	}
+	return users
 }
 
 // passwordAfterOTP returns a password module that ran after pam_vault
@@ -429,7 +539,7 @@ func (c *stackCheck) outcomes(vaults []vault) {
 	ran := func(out Outcome) string {
 		return strings.Join(names(out, func(Rule) bool { return true }), ", ")
 	}
-	good := Simulate(c.auth, c.scenario(Success, Success))
+	good := Simulate(c.auth, c.scenario("", Success, Success))
 	if p, ok := c.passwordAfterOTP(good); ok && good.Code != Success {
 		c.r.fail("order", "end the stack when pam_vault succeeds (the control [success=done default=die]), or remove the password module after it",
 			"%s: %s runs after pam_vault accepted the OTP and is handed the OTP as the password (pam_get_authtok does not prompt again), so it refuses: nobody can log in", p.Where(), p.Module)
@@ -440,7 +550,7 @@ func (c *stackCheck) outcomes(vaults []vault) {
 			"even with a valid code and every other check passing, the %s auth stack returns %s (modules run: %s): nobody can log in", c.f.Service, good.Code, ran(good))
 		return
 	}
-	refused := Simulate(c.auth, c.scenario(AuthErr, Success))
+	refused := Simulate(c.auth, c.scenario("", AuthErr, Success))
 	fix := "make pam_vault's line fail the stack when pam_vault fails (requisite, or [default=ok]), and let no line before it end the stack (sufficient, success=done)"
 	if refused.Code == Success {
 		others := names(refused, isFactor)
@@ -451,6 +561,8 @@ func (c *stackCheck) outcomes(vaults []vault) {
 		}
 	} else {
 		c.r.ok("stack", "the %s auth stack succeeds with a valid code and fails with %s when pam_vault refuses", c.f.Service, refused.Code)
+		c.exemptUsers(fix, names)
+		c.fallback()
 	}
 	for _, v := range vaults {
 		if !v.args.NullOK {
@@ -461,7 +573,7 @@ func (c *stackCheck) outcomes(vaults []vault) {
 			// only in TOTP mode.
 			continue
 		}
-		nokey := Simulate(c.auth, c.scenario(Ignore, AuthErr))
+		nokey := Simulate(c.auth, c.scenario("", Ignore, AuthErr))
 		if nokey.Code == Success {
 			c.r.fail("nullok", fmt.Sprintf("remove nullok from the line at %s", v.rule.At),
 				"%s: nullok, and for a user with no TOTP key in Vault the stack succeeds with no other module checking anything: such users log in with no code at all", v.rule.Where())
@@ -469,6 +581,50 @@ func (c *stackCheck) outcomes(vaults []vault) {
 			c.r.warn("nullok", fmt.Sprintf("enrol every user (pam-vault-check enroll), then remove nullok from the line at %s", v.rule.At),
 				"%s: nullok: a user with no TOTP key in Vault skips the code (pam_vault returns PAM_IGNORE)", v.rule.Where())
 		}
+	}
+}
+
+// fallback warns of a password module that runs after pam_vault in OTP
+// mode returned PAM_AUTHINFO_UNAVAIL. pam_vault asks Vault only about a
+// token shaped like an OTP, which it stored as PAM_AUTHTOK, so the
+// password module is handed the OTP. The stack is run for a user no line
+// names, then for each named user; one finding says it.
+func (c *stackCheck) fallback() {
+	for _, u := range append([]string{""}, namedUsers(c.auth)...) {
+		p, ok := c.passwordAfterOTP(Simulate(c.auth, c.scenario(u, AuthinfoUnavail, Success)))
+		if !ok {
+			continue
+		}
+		who := "the user"
+		if u != "" {
+			who = u
+		}
+		c.r.warn("fallback", "let a named break-glass account skip pam_vault instead (README: Break-glass stack)",
+			"%s: when Vault cannot answer, %s runs after pam_vault and is handed the OTP %s typed as the password (pam_get_authtok does not prompt again), so this fall-back lets nobody in; and a typed password never gets that far, as pam_vault refuses it before asking Vault", p.Where(), p.Module, who)
+		return
+	}
+}
+
+// exemptUsers reports the users a pam_succeed_if line names for whom the
+// auth stack succeeds although pam_vault refuses, as README's break-glass
+// stack does for its one local account: a finding for each, a failure
+// when no other module checks anything for that user.
+func (c *stackCheck) exemptUsers(fix string, names func(Outcome, func(Rule) bool) []string) {
+	for _, u := range namedUsers(c.auth) {
+		out := Simulate(c.auth, c.scenario(u, AuthErr, Success))
+		if out.Code != Success {
+			continue
+		}
+		others := names(out, isFactor)
+		if len(others) == 0 {
+			c.r.fail("bypass", fix, "for user %s the %s auth stack succeeds when pam_vault refuses, and no other module checks anything: anyone logs in as %s", u, c.f.Service, u)
+			continue
+		}
+		vault := "pam_vault refuses"
+		if !slices.ContainsFunc(out.Ran, func(i int) bool { return isVault(c.auth[i]) }) {
+			vault = "pam_vault does not run"
+		}
+		c.r.ok("exempt", "user %s logs in with %s alone: %s for %s (a break-glass account, README: Break-glass stack)", u, strings.Join(others, ", "), vault, u)
 	}
 }
 
@@ -485,7 +641,7 @@ func (c *stackCheck) withSSHD(v vault, contexts []AuthSettings) {
 	if !v.args.TOTP {
 		return
 	}
-	alone := Simulate(c.auth, c.scenario(Success, AuthErr)).Code == Success
+	alone := Simulate(c.auth, c.scenario("", Success, AuthErr)).Code == Success
 	for _, a := range contexts {
 		in := a.context()
 		list, ok := a.PAMOnlyList()

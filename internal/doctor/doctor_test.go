@@ -129,9 +129,26 @@ func TestDoctorFixtures(t *testing.T) {
 			pam:  withCommons(map[string]string{"sshd": debianService("auth [default=ok] {{module}} config={{config}}")}),
 			want: []want{{OK, "methods", "password"}}},
 		{name: "README's break-glass stack",
+			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=1 default=ignore] pam_succeed_if.so quiet user = breakglass
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_unix.so`)}),
+			want: []want{{OK, "stack", "succeeds with a valid code"},
+				{OK, "exempt", "user breakglass logs in with pam_unix.so alone: pam_vault does not run"}}},
+		{name: "the former break-glass stack: a fall-back on PAM_AUTHINFO_UNAVAIL",
 			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=done authinfo_unavail=ignore default=die] {{module}} config={{config}}
 auth requisite pam_succeed_if.so user = breakglass
-auth required  pam_unix.so`)})},
+auth required  pam_unix.so`)}),
+			want: []want{{Warn, "fallback", "sshd:3: when Vault cannot answer, pam_unix.so runs after pam_vault"}}},
+		{name: "break-glass users with nothing to check",
+			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=1 default=ignore] pam_succeed_if.so user in breakglass:ops
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_permit.so`)}),
+			want: []want{{Fail, "bypass", "anyone logs in as breakglass"}, {Fail, "bypass", "anyone logs in as ops"}}},
+		{name: "everyone but one user skips pam_vault",
+			pam: withCommons(map[string]string{"sshd": debianService(`auth [success=1 default=ignore] pam_succeed_if.so quiet user != alice
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_unix.so`)}),
+			want: []want{{Warn, "bypass", "pam_unix.so alone"}}},
 		{name: "requisite with PasswordAuthentication yes",
 			sshd: "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
 			pam:  withCommons(map[string]string{"sshd": debianService(vaultLine)}),
@@ -310,7 +327,7 @@ auth optional  pam_unix.so not_set_pass use_first_pass nodelay`)}),
 				{OK, "config", "OTP mode"}}},
 		{name: "sudo", service: "sudo",
 			pam:  withCommons(map[string]string{"sudo": vaultLine + "\n@include common-account\n@include common-session"}),
-			want: []want{{OK, "host-address", "an address this host holds"}}},
+			want: []want{{OK, "host-address", "an address this host holds"}, {OK, "path", "verifies in a helper process, as it does outside sshd"}}},
 		{name: "sudo beside an sshd with passwords", service: "sudo", sshdToo: true,
 			sshd: "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
 			pam:  withCommons(map[string]string{"sudo": vaultLine + "\n@include common-account"}),
@@ -318,6 +335,22 @@ auth optional  pam_unix.so not_set_pass use_first_pass nodelay`)}),
 		{name: "su with common-auth first", service: "su",
 			pam:  withCommons(map[string]string{"su": "auth sufficient pam_rootok.so\n@include common-auth\n" + vaultLine + "\n@include common-account"}),
 			want: []want{{Fail, "order", "pam_unix.so asks for a password"}}},
+		{name: "sudo with helper, the default now", service: "sudo",
+			pam:  withCommons(map[string]string{"sudo": vaultLine + " helper\n@include common-account"}),
+			want: []want{{OK, "path", "helper: the module verifies in a helper process outside sshd without it too"}}},
+		{name: "sudo with in_process", service: "sudo",
+			pam:  withCommons(map[string]string{"sudo": vaultLine + " in_process\n@include common-account"}),
+			want: []want{{Warn, "path", "sudo then hangs now and then after its command (README: Local services) fix: remove in_process from the line at"}}},
+		{name: "sudo-i with in_process and helper", service: "sudo-i",
+			pam:  withCommons(map[string]string{"sudo-i": vaultLine + " in_process helper\n@include common-account"}),
+			want: []want{{OK, "path", "helper: the module verifies in a helper process"}}},
+		{name: "su with in_process", service: "su",
+			pam:  withCommons(map[string]string{"su": "auth sufficient pam_rootok.so\n" + vaultLine + " in_process\n@include common-account"}),
+			want: []want{{Warn, "path", "runs su, which is not sshd"}}},
+		{name: "sshd with in_process", pam: withCommons(map[string]string{"sshd": debianService(vaultLine + " in_process")}),
+			want: []want{{OK, "path", "sshd loads the engine in process"}}},
+		{name: "sshd with helper", pam: withCommons(map[string]string{"sshd": debianService(vaultLine + " helper")}),
+			want: []want{{OK, "path", "every login starts a pam-vault-check helper process"}}},
 		{name: "su with the README line", service: "su",
 			pam: withCommons(map[string]string{"su": "auth sufficient pam_rootok.so\n" + vaultLine + "\n@include common-account\n@include common-session"})},
 	}
@@ -581,9 +614,9 @@ func TestREADMEStacksOnDebianFiles(t *testing.T) {
 		{name: "[default=ok] with PasswordAuthentication yes",
 			sshd: "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication yes\n",
 			pam:  stack("auth [default=ok] {{module}} config={{config}}")},
-		{name: "break-glass", pam: stack(`auth [success=done authinfo_unavail=ignore default=die] {{module}} config={{config}}
-auth requisite pam_succeed_if.so user = breakglass
-auth required  pam_unix.so`)},
+		{name: "break-glass", pam: stack(`auth [success=1 default=ignore] pam_succeed_if.so quiet user = breakglass
+auth [success=done default=die] {{module}} config={{config}}
+auth required pam_unix.so`)},
 	}
 	env := newFixtureEnv(t)
 	for _, fx := range fixtures {

@@ -10,7 +10,6 @@ package enroll
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,8 +35,8 @@ type Request struct {
 // Existing is what Vault tells about a key it holds. Reading a key never
 // returns its secret.
 type Existing struct {
-	Issuer      string `json:"issuer"`
-	AccountName string `json:"account_name"`
+	Issuer      string
+	AccountName string
 }
 
 // Key is a key Vault generated.
@@ -129,16 +128,14 @@ func Enroll(ctx context.Context, client *verify.Client, req Request) (*Key, erro
 	if status != http.StatusOK {
 		return nil, answerError("creating", req.Mount, path, status, body)
 	}
-	var data struct {
-		URL string `json:"url"`
-	}
-	if err := decodeData(body, &data); err != nil {
+	var keyURL string
+	if err := verify.DecodeData(status, body, "key answer", verify.Field{Key: "url", Dst: &keyURL}); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
-	if err := checkKeyURL(data.URL); err != nil {
+	if err := checkKeyURL(keyURL); err != nil {
 		return nil, fmt.Errorf("creating %s: Vault's answer %w", path, err)
 	}
-	return &Key{Path: path, URL: data.URL, Replaced: existing}, nil
+	return &Key{Path: path, URL: keyURL, Replaced: existing}, nil
 }
 
 // readKey returns what Vault holds at path, or nil when no key is there.
@@ -147,57 +144,32 @@ func readKey(ctx context.Context, client *verify.Client, mount, path string) (*E
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	switch {
-	case status == http.StatusOK:
+	if status == http.StatusOK {
 		var e Existing
-		if err := decodeData(body, &e); err != nil {
+		if err := verify.DecodeData(status, body, "key answer",
+			verify.Field{Key: "issuer", Dst: &e.Issuer}, verify.Field{Key: "account_name", Dst: &e.AccountName}); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", path, err)
 		}
 		return &e, nil
-	case status == http.StatusNotFound && len(vaultErrors(body)) == 0:
+	}
+	if said, err := verify.AnswerErrors(body); status == http.StatusNotFound && err == nil && len(said) == 0 {
 		// No such key. A path no engine serves is a 404 too, but one that
-		// says so in its errors.
+		// says so in its errors; and an answer Vault would not send is
+		// never read as "no key", which would lead to writing one.
 		return nil, nil
 	}
 	return nil, answerError("reading", mount, path, status, body)
-}
-
-// envelope is the frame of every Vault API answer.
-type envelope struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []string        `json:"errors"`
-}
-
-// decodeData decodes the data object of a 200 answer into out.
-func decodeData(body []byte, out any) error {
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return fmt.Errorf("Vault's answer is not JSON: %w", err)
-	}
-	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return errors.New("Vault's answer has no data")
-	}
-	if err := json.Unmarshal(env.Data, out); err != nil {
-		return fmt.Errorf("Vault's answer has unexpected data: %w", err)
-	}
-	return nil
-}
-
-// vaultErrors returns the errors of a Vault answer, or none when it has
-// none or is not JSON.
-func vaultErrors(body []byte) []string {
-	var env envelope
-	if json.Unmarshal(body, &env) != nil {
-		return nil
-	}
-	return env.Errors
 }
 
 // answerError explains a Vault answer other than 200 to what the operator
 // was doing at path.
 func answerError(doing, mount, path string, status int, body []byte) error {
 	said := fmt.Sprintf("HTTP %d", status)
-	if errs := vaultErrors(body); len(errs) > 0 {
+	errs, err := verify.AnswerErrors(body)
+	if err != nil {
+		said += fmt.Sprintf(", an answer Vault would not send (%v)", err)
+	}
+	if len(errs) > 0 {
 		// Vault's errors may hold a list on several lines; one line is
 		// easier to read and to grep.
 		said += ": " + strings.Join(strings.Fields(strings.Join(errs, "; ")), " ")

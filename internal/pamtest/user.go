@@ -1,8 +1,11 @@
 package pamtest
 
 import (
+	"crypto/rand"
 	"fmt"
+	"os/exec"
 	"strings"
+	"testing"
 )
 
 // A User is a local account a test created, with a home directory, /bin/sh
@@ -53,6 +56,25 @@ func (u *User) Remove() error {
 		return fmt.Errorf("remove test user: %s still exists", u.Name)
 	}
 	return nil
+}
+
+// SetPassword gives the account a random password until t ends, then sets
+// its password field back to "*", and returns the password: for tests in
+// which pam_unix checks a real local password.
+func (u *User) SetPassword(t testing.TB) string {
+	t.Helper()
+	password := rand.Text()
+	cmd := exec.Command("chpasswd")
+	cmd.Stdin = strings.NewReader(u.Name + ":" + password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if _, err := RunTool("usermod", "--password", "*", u.Name); err != nil {
+			t.Errorf("reset the password of %s: %v", u.Name, err)
+		}
+	})
+	return password
 }
 
 // withCleanup wraps err with a failed clean-up, if there was one.

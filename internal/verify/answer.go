@@ -49,6 +49,28 @@ func DecodeData(status int, body []byte, what string, fields ...Field) error {
 	return decodeFields(data, what+"'s data", fields...)
 }
 
+// AnswerErrors reads the errors member of a Vault answer with the strict
+// reader DecodeData uses: Vault's messages, none when the member is absent,
+// null or an empty list. The error says why body is not an answer Vault
+// would send (not one JSON object, a key twice, a key that differs from
+// "errors" in case only, errors not a list of strings). Callers that act on
+// an answer other than 200 read its errors with it, so that every answer is
+// read by the same rules.
+func AnswerErrors(body []byte) ([]string, error) {
+	var errs json.RawMessage
+	if err := readObject(body, map[string]*json.RawMessage{"errors": &errs}); err != nil {
+		return nil, err
+	}
+	if isNull(errs) {
+		return nil, nil
+	}
+	var said []string
+	if err := json.Unmarshal(errs, &said); err != nil {
+		return nil, errors.New("its errors member is not a list of strings")
+	}
+	return said, nil
+}
+
 // decodeEnvelope classifies an answer by status and returns the raw data
 // object of a 200 answer. Every other status, and a 200 answer that is not a
 // strictly valid JSON object with a non-null data member and no errors

@@ -121,6 +121,39 @@ func TestDecodeFields(t *testing.T) {
 	}
 }
 
+// TestAnswerErrors checks the strict reading of an answer's errors member,
+// which callers use for answers other than 200.
+func TestAnswerErrors(t *testing.T) {
+	tests := []struct {
+		body string
+		want []string
+		err  string
+	}{
+		{`{"errors":["permission denied"]}`, []string{"permission denied"}, ""},
+		{`{"errors":["a","b"],"request_id":"x"}`, []string{"a", "b"}, ""},
+		{`{"errors":[]}`, nil, ""},
+		{`{"errors":null}`, nil, ""},
+		{`{}`, nil, ""},
+		{`{"errors":[],"errors":["no handler for route"]}`, nil, `duplicate key "errors"`},
+		{`{"Errors":["x"]}`, nil, "in case only"},
+		{`{"errors":"permission denied"}`, nil, "not a list of strings"},
+		{`{"errors":[1]}`, nil, "not a list of strings"},
+		{`<html>502</html>`, nil, "not JSON"},
+		{``, nil, "not JSON"},
+	}
+	for _, tt := range tests {
+		got, err := AnswerErrors([]byte(tt.body))
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("AnswerErrors(%s): %v", tt.body, err)
+		case tt.err == "" && strings.Join(got, "|") != strings.Join(tt.want, "|"):
+			t.Errorf("AnswerErrors(%s) = %q, want %q", tt.body, got, tt.want)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("AnswerErrors(%s) = %q, %v; want an error containing %q", tt.body, got, err, tt.err)
+		}
+	}
+}
+
 // FuzzReadObject compares readObject with encoding/json: whatever it
 // accepts, encoding/json reads as the same object, and the member it
 // returns is the one encoding/json finds under that exact key.

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -107,13 +106,12 @@ func (c *Client) refused(status int, body []byte) error {
 // every answer goes through, and describes the answer as this package's
 // errors do ("HTTP 403: permission denied").
 func vaultSays(status int, body []byte) ([]string, string) {
-	var errs json.RawMessage
-	readErr := readObject(body, map[string]*json.RawMessage{"errors": &errs})
-	var said []string
-	if readErr == nil && !isNull(errs) && json.Unmarshal(errs, &said) != nil {
-		said = nil
+	said, _ := AnswerErrors(body)
+	desc := fmt.Sprintf("HTTP %d", status)
+	if len(said) > 0 {
+		desc += ": " + truncate(strings.Join(said, "; "))
 	}
-	return said, vaultErrors(errs, readErr, status)
+	return said, desc
 }
 
 // tokenSource names the token a request carried, for the log.

@@ -72,11 +72,12 @@ func (p *pam) config(t *testing.T, name string, timeout string, addrs ...string)
 }
 
 // service writes a PAM service whose one auth line is pam_vault with cfg,
-// the dev and debug arguments and extra ones, and returns its name.
+// the dev, debug and in_process arguments (pamtester is not sshd) and
+// extra ones, and returns its name.
 func (p *pam) service(t *testing.T, name, cfg string, extra ...string) string {
 	t.Helper()
 	line := strings.Join(append([]string{
-		"auth requisite", filepath.Join(p.build, "pam_vault.so"), "config=" + cfg, "dev", "debug",
+		"auth requisite", filepath.Join(p.build, "pam_vault.so"), "config=" + cfg, "dev", "debug", "in_process",
 	}, extra...), " ")
 	if _, err := p.serviceDir.Write(name, line); err != nil {
 		t.Fatal(err)

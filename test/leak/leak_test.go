@@ -259,7 +259,7 @@ func (g growth) check(t *testing.T, samples []sample, sum summary) {
 
 // TestTenThousandLogins runs 10,000 pam_start/pam_authenticate/pam_end
 // cycles in one process through real libpam against a real Vault, with the
-// engine loaded in process: every 100th answers with a valid OTP, the rest
+// engine loaded in process (in_process): every 100th answers with a valid OTP, the rest
 // with well-formed OTPs Vault never issued (each still a round trip to
 // Vault). After 2,000 cycles of warm-up the open descriptors must not
 // change and resident memory must grow less than 16 MiB.
@@ -269,7 +269,7 @@ func TestTenThousandLogins(t *testing.T) {
 	dir := t.TempDir()
 	bin := compile(t, dir, "cycles")
 	g := growth{cycles: 10000, every: 100, report: 1000, warm: 2000, maxRSSGrowthKB: 16 << 10}
-	confdir := v.stack(t, dir, filepath.Join(build, "pam_vault.so"))
+	confdir := v.stack(t, dir, filepath.Join(build, "pam_vault.so"), "in_process")
 	otps := v.otps(t, dir, g.cycles/g.every)
 	samples, sum := runCycles(t, bin, nil, 10*time.Minute, confdir, "vault", user,
 		strconv.Itoa(g.cycles), strconv.Itoa(g.every), otps, strconv.Itoa(g.report))

@@ -117,11 +117,13 @@ func TestSanitizers(t *testing.T) {
 	line := func(cfg string, args ...string) string {
 		return strings.Join(append([]string{"auth requisite", module, "config=" + cfg, "dev", "debug"}, args...), " ")
 	}
-	inProcess := s.service(t, "asan", line(good))
+	// pamtester and the fork harness are not sshd: in_process makes
+	// them load the engine as sshd would.
+	inProcess := s.service(t, "asan", line(good, "in_process"))
 	helper := s.service(t, "asan-helper", line(good, "helper"))
-	downSvc := s.service(t, "asan-down", line(down))
+	downSvc := s.service(t, "asan-down", line(down, "in_process"))
 	downHelper := s.service(t, "asan-down-helper", line(down, "helper"))
-	brokenSvc := s.service(t, "asan-broken", line(broken))
+	brokenSvc := s.service(t, "asan-broken", line(broken, "in_process"))
 
 	otp := func(t *testing.T) string {
 		t.Helper()

@@ -19,16 +19,23 @@
 //     (within the deadline) are refused and the command does not run; sudo
 //     says "Sorry, try again." and asks again, and a valid OTP at the second
 //     prompt runs the command. `sudo -i` authenticates through Debian's
-//     separate sudo-i service. Both services carry the helper argument, as
-//     README recommends for sudo: with the engine in process, sudo now and
-//     then misses its command's SIGCHLD, taken by a Go runtime thread, and
-//     hangs after the command has ended.
+//     separate sudo-i service. Both services carry README's line, with no
+//     argument that chooses where the verdict is made: sudo is not sshd,
+//     so the module verifies in the helper process, as its debug line says.
+//   - TestSudoNeverHangs: 200 runs of `sudo -S id -un` with a valid OTP
+//     under that default, none of which may hang. With the engine in
+//     process (-hang-args=in_process), sudo hung now and then: a Go
+//     runtime thread takes the SIGCHLD of its command, which sudo holds
+//     blocked on its own thread around the fork() until its event loop's
+//     handler is in place, and runs the handler that was there before.
 //   - TestSu: `su pvlocal2 -c 'id -un'` as pvlocal1, with the OTP on standard
 //     input and on a pseudo-terminal. su authenticates the target user, so
 //     the OTP is pvlocal2's. The same refusals; su shows the module's
-//     message. GODEBUG in the caller's environment sends the verdict to the
-//     helper process, as the module's debug line says. `su -l` goes through
-//     Debian's su-l service, which includes su.
+//     message. The verdict is made in the helper process by default; with
+//     in_process on the line, in process, except that GODEBUG in the
+//     caller's environment sends it to the helper, as the module's debug
+//     line says. `su -l` goes through Debian's su-l service, which includes
+//     su.
 //   - TestOTPAddress: the OTP's IP must be an address this host holds
 //     (127.0.0.1, or its own address), exactly; Vault issues OTPs only for
 //     addresses the role's cidr_list allows; PAM_RHOST is only logged.

@@ -25,8 +25,9 @@ const (
 
 // hostOptions describes the /etc a run sees.
 type hostOptions struct {
-	vaultAddr string   // the config's vault_addr; default the shared Vault
-	sudoers   []string // lines added to the sudoers file
+	vaultAddr  string   // the config's vault_addr; default the shared Vault
+	sudoers    []string // lines added to the sudoers file
+	moduleArgs []string // added to every pam_vault line
 }
 
 // host is a private /etc for sudo and su: PAM services whose only auth
@@ -50,13 +51,10 @@ func (e *env) newHost(t *testing.T, opts hostOptions) *host {
 	dir := t.TempDir()
 	h := &host{e: e, dir: dir}
 	config := filepath.Join(dir, "config.hcl")
-	auth := strings.Join([]string{"auth requisite", filepath.Join(e.build, "pam_vault.so"),
-		"config=" + config, "dev", "debug"}, " ")
-	// sudo's services verify in the helper process, as README says to:
-	// with the engine in process, sudo now and then never sees its
-	// command's SIGCHLD (taken by a thread of the Go runtime, which
-	// keeps SIGCHLD unblocked) and hangs after the command has ended.
-	sudoAuth := auth + " helper"
+	// README's lines, with no argument that chooses where the verdict
+	// is made: the module's default must be safe in sudo and su.
+	auth := strings.Join(append([]string{"auth requisite", filepath.Join(e.build, "pam_vault.so"),
+		"config=" + config, "dev", "debug"}, opts.moduleArgs...), " ")
 	rest := "account required pam_unix.so\nsession required pam_unix.so\npassword required pam_deny.so\n"
 	files := []struct {
 		name string
@@ -67,8 +65,8 @@ func (e *env) newHost(t *testing.T, opts hostOptions) *host {
 		// As Debian's, with pam_vault in place of common-auth: sudo-i
 		// (sudo -i) has its own auth lines, su-l (su -l) includes su's;
 		// su keeps pam_rootok, which lets root through and nobody else.
-		{"pam.d/sudo", 0o644, sudoAuth + "\n" + rest},
-		{"pam.d/sudo-i", 0o644, sudoAuth + "\n" + rest},
+		{"pam.d/sudo", 0o644, auth + "\n" + rest},
+		{"pam.d/sudo-i", 0o644, auth + "\n" + rest},
 		{"pam.d/su", 0o644, "auth sufficient pam_rootok.so\n" + auth + "\n" + rest},
 		{"pam.d/su-l", 0o644, "auth include su\naccount include su\npassword include su\nsession include su\n"},
 		{"pam.d/other", 0o644, "auth required pam_deny.so\naccount required pam_deny.so\n" +
@@ -156,6 +154,17 @@ func (o outcome) String() string {
 // runLimit is killed and fails t.
 func (h *host) run(t *testing.T, inv invocation, tokens ...string) outcome {
 	t.Helper()
+	o, err := h.try(t, inv, tokens...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(inv.argv, " "), err, o)
+	}
+	return o
+}
+
+// try is run, returning the error of a run that could not start or was
+// killed after runLimit instead of failing t with it.
+func (h *host) try(t *testing.T, inv invocation, tokens ...string) (outcome, error) {
+	t.Helper()
 	argv := append([]string{"setpriv", "--reuid=" + inv.user, "--regid=" + inv.user, "--init-groups", "--"}, inv.argv...)
 	argv = h.mounts.Command(argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -181,10 +190,7 @@ func (h *host) run(t *testing.T, inv invocation, tokens ...string) outcome {
 	}
 	o.syslog = h.syslog.Since(mark)
 	journal.Keep(len(tokens), tokens, o.syslog)
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(inv.argv, " "), err, o)
-	}
-	return o
+	return o, err
 }
 
 // runPiped runs cmd with stdin and its output in buffers.

@@ -30,8 +30,9 @@ func suRun(token string, env ...string) invocation {
 // address of this host (127.0.0.1). A valid OTP runs the command as the
 // target; a reused OTP, the caller's own OTP, a typed password and an OTP
 // of a Vault that has stopped are refused and the command does not run; su
-// shows the module's message. With GODEBUG in the caller's environment,
-// which su passes on, the verdict is made in the helper process.
+// shows the module's message. su is not sshd, so the module verifies in
+// the helper process; with in_process on the line it verifies in process,
+// except with GODEBUG in the caller's environment, which su passes on.
 func TestSu(t *testing.T) {
 	e := setup(t)
 	h := e.newHost(t, hostOptions{})
@@ -42,7 +43,7 @@ func TestSu(t *testing.T) {
 		expectRan(t, o, target+"\n")
 		expectShown(t, o, suPrompt)
 		expectModule(t, o, "su", []string{"accepted Vault OTP; user=" + target + " rhost= role=" + role})
-		expectPath(t, o, "su", "verifying in process")
+		expectPath(t, o, "su", "process su is not sshd and in_process is not given; verifying in a helper process")
 	})
 	t.Run("login shell: the su-l service", func(t *testing.T) {
 		token := e.otp(t, target, "127.0.0.1")
@@ -80,9 +81,19 @@ func TestSu(t *testing.T) {
 		expectModule(t, o, "su", []string{"Vault unavailable; user=" + target, "connection refused"})
 	})
 
-	t.Run("GODEBUG in the caller's environment", func(t *testing.T) {
+	// su waits for its command with waitpid(), so the engine may be
+	// loaded into it; in_process opts in.
+	opted := e.newHost(t, hostOptions{moduleArgs: []string{"in_process"}})
+	t.Run("in_process", func(t *testing.T) {
 		token := e.otp(t, target, "127.0.0.1")
-		o := h.run(t, suRun(token, goTrace), token)
+		o := opted.run(t, suRun(token), token)
+		expectRan(t, o, target+"\n")
+		expectModule(t, o, "su", []string{"accepted Vault OTP; user=" + target})
+		expectPath(t, o, "su", "verifying in process (in_process argument given)")
+	})
+	t.Run("in_process, GODEBUG in the caller's environment", func(t *testing.T) {
+		token := e.otp(t, target, "127.0.0.1")
+		o := opted.run(t, suRun(token, goTrace), token)
 		expectRan(t, o, target+"\n")
 		expectModule(t, o, "su", []string{"accepted Vault OTP; user=" + target})
 		expectPath(t, o, "su", "GODEBUG is set in the environment; verifying in a helper process")

@@ -5,6 +5,9 @@ import (
 	"testing"
 )
 
+// sudoDefaultPath is the module's debug line in sudo without in_process.
+const sudoDefaultPath = "process sudo is not sshd and in_process is not given; verifying in a helper process"
+
 // sudo's words, as Debian 12's sudo 1.9.13 prints them.
 const (
 	sudoPrompt   = "[sudo] password for " + caller + ": "
@@ -33,8 +36,9 @@ func sudoRun(token string) invocation {
 // OTP of another user (root's, the target's), a typed password and an OTP
 // of a Vault that has stopped are refused and the command does not run;
 // sudo then says "Sorry, try again." rather than the module's message
-// (it authenticates with PAM_SILENT) and asks again. The service carries
-// the helper argument, as README recommends for sudo (see newHost).
+// (it authenticates with PAM_SILENT) and asks again. The service's line
+// has no argument that chooses where the verdict is made: sudo is not
+// sshd, so the module verifies in the helper process, and says so.
 func TestSudo(t *testing.T) {
 	e := setup(t)
 	h := e.newHost(t, hostOptions{})
@@ -45,7 +49,7 @@ func TestSudo(t *testing.T) {
 		expectRan(t, o, "root\n")
 		expectShown(t, o, sudoPrompt)
 		expectModule(t, o, "sudo", []string{"accepted Vault OTP; user=" + caller + " rhost= role=" + role})
-		expectPath(t, o, "sudo", "helper argument given; verifying in a helper process")
+		expectPath(t, o, "sudo", sudoDefaultPath)
 	})
 	t.Run("login shell: the sudo-i service", func(t *testing.T) {
 		token := e.otp(t, caller, "127.0.0.1")

@@ -24,6 +24,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"pam_vault/internal/pamtest"
+	"pam_vault/internal/testvault"
 )
 
 // The TOTP engine the enrollment tests create keys in, and the policy
@@ -34,11 +35,13 @@ const (
 )
 
 // enrollSetup is what the enrollment tests share: the TOTP mount on the
-// shared Vault, a config file naming it, and an operator token that holds
-// only operatorPolicy.
+// shared Vault, a config file naming it, an operator token that holds only
+// operatorPolicy, and the module's side of the same mount: a config whose
+// token_file holds a token with README's verifying policy only.
 type enrollSetup struct {
-	config string
-	token  string
+	config      string // enroll's config
+	token       string // the operator's token
+	loginConfig string // the module's TOTP config for enrollMount
 }
 
 var (
@@ -66,7 +69,26 @@ func (e *env) enrolling(t *testing.T) *enrollSetup {
 			if s.token, err = e.vault.CreateToken([]string{"enroll-operator"}, time.Hour); err != nil {
 				return err
 			}
-			s.config, err = pamtest.WriteConfig(e.dir, "enroll", e.configText(fmt.Sprintf("totp_mount_point = %q", enrollMount)))
+			if s.config, err = pamtest.WriteConfig(e.dir, "enroll", e.configText(fmt.Sprintf("totp_mount_point = %q", enrollMount))); err != nil {
+				return err
+			}
+			if err := e.vault.WritePolicy("enroll-verify", testvault.VerifyPolicy(enrollMount)); err != nil {
+				return err
+			}
+			verifier, err := e.vault.CreateToken([]string{"enroll-verify"}, time.Hour)
+			if err != nil {
+				return err
+			}
+			tokenFile := filepath.Join(e.dir, "enroll-token")
+			if err := os.WriteFile(tokenFile, []byte(verifier+"\n"), 0o600); err != nil {
+				return err
+			}
+			s.loginConfig, err = pamtest.WriteConfig(e.dir, "enroll-login", strings.Join([]string{
+				fmt.Sprintf("vault_addr = %q", e.vault.Addr),
+				fmt.Sprintf("totp_mount_point = %q", enrollMount),
+				fmt.Sprintf("token_file = %q", tokenFile),
+				`timeout = "3s"`,
+			}, "\n")+"\n")
 			return err
 		}()
 		enrollShared = s
@@ -376,8 +398,8 @@ func writePNGFile(t *testing.T, name string, img image.Image) string {
 // TestEnrollGivesAnAppTheKeyVaultHolds enrolls a user and reads the result
 // as the user's authenticator app would: the PNG file and the terminal
 // rendering, each decoded by a real QR reader, must hold exactly the URL
-// Vault returned, and a code computed from that URL's secret must be one
-// Vault accepts.
+// Vault returned; and the user then logs in through real libpam, pam_vault
+// in TOTP mode, with a code computed from that URL's secret, once.
 func TestEnrollGivesAnAppTheKeyVaultHolds(t *testing.T) {
 	e := setup(t)
 	user := newUser("carol")
@@ -410,9 +432,14 @@ func TestEnrollGivesAnAppTheKeyVaultHolds(t *testing.T) {
 		}
 	}
 
-	if code := authenticatorCode(t, key, time.Now()); !e.vaultAccepts(t, user, code) {
-		t.Fatalf("Vault refused code %s, computed from the enrolled URL's secret", code)
-	}
+	svc := e.service(t, "enroll-login", "auth requisite MODULE totp dev config="+e.enrolling(t).loginConfig)
+	code := authenticatorCode(t, key, time.Now())
+	o := e.pamtester(t, svc, user, code+"\n", nil, "setcred")
+	expect(t, o, pamtesterOK)
+	logged(t, o, "accepted Vault TOTP code", "user="+user)
+	o = e.pamtester(t, svc, user, code+"\n", nil)
+	expect(t, o, authErr)
+	logged(t, o, "user="+user, "code already used")
 }
 
 // TestEnrollKeepsAnExistingKey shows that enroll refuses to replace a key

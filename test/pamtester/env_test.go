@@ -117,10 +117,13 @@ func (e *env) writeConfig(t *testing.T, name, text string) string {
 }
 
 // service writes a PAM service named name whose auth stack is lines, with
-// "MODULE" in them replaced by the absolute path of build/pam_vault.so.
+// "MODULE" in them replaced by the absolute path of build/pam_vault.so and
+// the in_process argument: pamtester and the fork harness are not sshd, and
+// the suite's verdicts are made in process as sshd makes them. The default
+// path outside sshd, the helper, has tests of its own (fork_test.go).
 func (e *env) service(t *testing.T, name string, lines ...string) string {
 	t.Helper()
-	module := filepath.Join(e.build, "pam_vault.so")
+	module := filepath.Join(e.build, "pam_vault.so") + " in_process"
 	stack := make([]string, len(lines))
 	for i, line := range lines {
 		stack[i] = strings.ReplaceAll(line, "MODULE", module)

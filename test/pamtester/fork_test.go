@@ -1,6 +1,8 @@
 package pamtester
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,41 @@ func TestHelperArgument(t *testing.T) {
 	o = e.pamtester(t, svc, testUser, otp+"\n", wrapperDebug)
 	expect(t, o, authErr)
 	logged(t, o, "OTP not found")
+}
+
+// TestPathOutsideSSHD writes pam_vault's line without the suite's
+// in_process: pamtester is not sshd, so the adapter verifies in the helper
+// process by default, and says why in its debug line; in_process opts in,
+// and helper wins over it. Each path reaches the same verdicts.
+func TestPathOutsideSSHD(t *testing.T) {
+	e := setup(t)
+	cfg := e.writeConfig(t, "path", e.configText())
+	module := filepath.Join(e.build, "pam_vault.so")
+	wrapperDebug := []string{"PAM_WRAPPER_DEBUGLEVEL=3"}
+	for i, tc := range []struct {
+		name string
+		args string // after config=, dev and debug
+		path string // the adapter's debug line
+	}{
+		{"default", "", "process pamtester is not sshd and in_process is not given; verifying in a helper process"},
+		{"in_process", " in_process", "verifying in process (in_process argument given)"},
+		{"helper wins over in_process", " in_process helper", "helper argument given; verifying in a helper process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := fmt.Sprintf("path-%d", i)
+			if _, err := e.serviceDir.Write(svc, "auth requisite "+module+" config="+cfg+" dev debug"+tc.args); err != nil {
+				t.Fatal(err)
+			}
+			otp := e.otp(t, role, testUser, "127.0.0.1")
+			o := e.pamtester(t, svc, testUser, otp+"\n", wrapperDebug)
+			expect(t, o, pamtesterOK)
+			logged(t, o, tc.path)
+			logged(t, o, "accepted Vault OTP", "user=alice")
+			o = e.pamtester(t, svc, testUser, otp+"\n", wrapperDebug)
+			expect(t, o, authErr)
+			logged(t, o, "OTP not found")
+		})
+	}
 }
 
 // TestForkDuringFirstLoadNeverHangs forks while another thread of the

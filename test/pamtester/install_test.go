@@ -55,7 +55,9 @@ func TestInstall(t *testing.T) {
 
 			cfg := e.writeConfig(t, "installed", e.configText())
 			module := filepath.Join(dest, pamdir, "pam_vault.so")
-			svc := e.service(t, "installed", "auth requisite "+module+" config="+cfg+" dev")
+			// in_process: pamtester is not sshd, and the helper is in
+			// DESTDIR, not in the /usr/sbin compiled into the module.
+			svc := e.service(t, "installed", "auth requisite "+module+" config="+cfg+" dev in_process")
 			otp := e.otp(t, role, testUser, "127.0.0.1")
 			expect(t, e.pamtester(t, svc, testUser, otp+"\n", nil), pamtesterOK)
 

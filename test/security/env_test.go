@@ -117,8 +117,9 @@ func config(vaultAddr, timeout string, extra ...string) string {
 
 // service writes a config file the module accepts (owned by this user, mode
 // 0600) and a PAM service named name whose only auth line is pam_vault with
-// that config, the dev and debug arguments, and args. It returns the
-// service name and the config's path.
+// that config, the dev, debug and in_process arguments (the suite's
+// programs are not sshd, and load the engine as sshd does), and args. It
+// returns the service name and the config's path.
 func (e *env) service(t *testing.T, name, configText string, args ...string) (string, string) {
 	t.Helper()
 	cfg, err := pamtest.WriteConfig(e.dir, name, configText)
@@ -126,7 +127,7 @@ func (e *env) service(t *testing.T, name, configText string, args ...string) (st
 		t.Fatal(err)
 	}
 	line := strings.Join(append([]string{"auth requisite", filepath.Join(e.build, "pam_vault.so"),
-		"config=" + cfg, "dev", "debug"}, args...), " ")
+		"config=" + cfg, "dev", "debug", "in_process"}, args...), " ")
 	if _, err := e.serviceDir.Write(name, line); err != nil {
 		t.Fatal(err)
 	}

@@ -108,6 +108,41 @@ func TestHostSignalStateIsKept(t *testing.T) {
 	checkSignalsLoaded(t, r)
 }
 
+// TestSIGCHLDAroundForkIsKept starts a child as sudo starts its command:
+// every signal blocked on the calling thread around fork(), the child
+// exits at once, and only then is the SIGCHLD handler installed and the
+// mask restored, which delivers the signal the kernel held. The host is not
+// sshd, so by default the module verifies in the helper process, the Go
+// runtime never enters the host, and the handler sees the child's exit.
+// With in_process on the line the engine's threads, which never block
+// SIGCHLD, take the signal before the handler is installed, and it is
+// lost: what made the real sudo hang (test/localsvc).
+func TestSIGCHLDAroundForkIsKept(t *testing.T) {
+	e := setup(t)
+	_, cfg := e.service(t, "fork-blocked", config(e.vault.Addr, "3s"))
+	module := filepath.Join(e.build, "pam_vault.so")
+	for _, tc := range []struct {
+		name, args, path, want string
+	}{
+		{"default", "", "process host is not sshd and in_process is not given; verifying in a helper process", "sigchld handled"},
+		{"in_process", " in_process", "verifying in process (in_process argument given)", "sigchld lost"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := "fork-blocked-" + tc.name
+			if _, err := e.serviceDir.Write(svc, "auth requisite "+module+" config="+cfg+" dev debug"+tc.args); err != nil {
+				t.Fatal(err)
+			}
+			otp := e.otp(t)
+			r := e.host(t, 1, []string{otp}, nil, "fork-blocked", svc, testUser, otp)
+			expect(t, r, "PAM_SUCCESS")
+			logged(t, r.SyslogTexts(), tc.path)
+			if !strings.Contains(r.Output, tc.want+"\n") {
+				t.Errorf("want %q:\n%s", tc.want, r.Output)
+			}
+		})
+	}
+}
+
 // checkSignalsLoaded fails t unless r, a run of host signals-loaded, kept
 // the calling thread's mask and SIGPIPE ignored, verified in process, and
 // changed only what the Go runtime's loading cannot have undone: SA_ONSTACK

@@ -2,9 +2,6 @@ package sshd
 
 import (
 	"context"
-	"crypto/rand"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -152,7 +149,7 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 	})
 
 	t.Run("baseline: pam_unix alone behaves the same", func(t *testing.T) {
-		password := setPassword(t, testUserName)
+		password := e.user.SetPassword(t)
 		unix := e.startServer(t, serverOptions{password: true, authLine: "auth required pam_unix.so"})
 		unix.typedToken(password)
 		r := goLogin(context.Background(), unix, "127.0.0.1", testUserName,
@@ -170,22 +167,4 @@ func TestPasswordThenKeyboardInteractive(t *testing.T) {
 				"make pam_vault's cases above expect a login")
 		}
 	})
-}
-
-// setPassword gives user a random password until t ends, then sets the
-// password field back to "*".
-func setPassword(t *testing.T, user string) string {
-	t.Helper()
-	password := rand.Text()
-	cmd := exec.Command("chpasswd")
-	cmd.Stdin = strings.NewReader(user + ":" + password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("chpasswd: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if _, err := pamtest.RunTool("usermod", "--password", "*", user); err != nil {
-			t.Errorf("reset the password of %s: %v", user, err)
-		}
-	})
-	return password
 }

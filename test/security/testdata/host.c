@@ -24,6 +24,15 @@
  *	which loads the engine, before the main thread blocks the signals
  *	and authenticates too.
  *
+ *   host fork-blocked SERVICE USER TOKEN
+ *	Authenticates, then starts a child the way sudo starts its command:
+ *	every signal blocked on the calling thread around fork(), the child
+ *	exits at once, and only then is a SIGCHLD handler installed and the
+ *	mask restored. Before that it waits until the child has exited and,
+ *	while the process has other threads, until SIGCHLD is no longer
+ *	pending (bounded). Prints "code N", then "sigchld handled" when the
+ *	handler saw the child's exit, or "sigchld lost".
+ *
  *   host sigpipe-ignored
  *	Prints "SIGPIPE ignored: yes" or "no": what the exec'd child sees.
  */
@@ -229,6 +238,78 @@ static int signals(const char *argv0, int load_first, const char *service,
 	return 0;
 }
 
+static volatile sig_atomic_t sigchld_seen;
+
+static void on_chld(int sig)
+{
+	(void)sig;
+	sigchld_seen = 1;
+}
+
+/* The number of threads of this process, or -1. */
+static int threads(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static int fork_blocked(const char *service, const char *user, const char *token)
+{
+	struct sigaction chld = {.sa_handler = on_chld};
+	sigset_t all, old, pending;
+	siginfo_t info;
+
+	printf("code %d\n", authenticate(service, user, token));
+	fflush(stdout);
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_BLOCK, &all, &old) != 0) {
+		perror("blocking signals");
+		return 1;
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0) {
+		perror("waitid");
+		return 1;
+	}
+	/* Another thread that does not block SIGCHLD takes it; give it 5 s. */
+	for (int i = 0; i < 5000 && threads() > 1; i++) {
+		if (sigpending(&pending) != 0) {
+			perror("sigpending");
+			return 1;
+		}
+		if (!sigismember(&pending, SIGCHLD))
+			break;
+		usleep(1000);
+	}
+	if (sigaction(SIGCHLD, &chld, NULL) != 0 ||
+	    pthread_sigmask(SIG_SETMASK, &old, NULL) != 0) {
+		perror("installing the handler");
+		return 1;
+	}
+	printf("sigchld %s\n", sigchld_seen ? "handled" : "lost");
+	int status;
+	if (waitpid(pid, &status, 0) != pid) {
+		perror("waitpid");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "sigpipe-ignored") == 0) {
@@ -250,7 +331,9 @@ int main(int argc, char **argv)
 		return signals(argv[0], 0, argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "signals-loaded") == 0)
 		return signals(argv[0], 1, argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "fork-blocked") == 0)
+		return fork_blocked(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: %s env clearenv|environ-null|unsetenv SERVICE USER TOKEN\n"
-			"       %s signals|signals-loaded SERVICE USER TOKEN\n", argv[0], argv[0]);
+			"       %s signals|signals-loaded|fork-blocked SERVICE USER TOKEN\n", argv[0], argv[0]);
 	return 64;
 }
