@@ -31,7 +31,7 @@ GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path '.
 VERSION := $(shell scripts/version.sh)
 
 .PHONY: all install uninstall test unit integration demo vault step-ca deps clean fmt \
-	asan sanitize fuzz bench package FORCE
+	asan sanitize fuzz bench package docker-test container-test FORCE
 
 all: $(BUILD)/pam_vault.so $(BUILD)/pam_vault_go.so $(BUILD)/pam-vault-check
 
@@ -148,13 +148,19 @@ UNIT_PKGS := ./internal/... ./cmd/...
 GO_SOURCES = $$(find . -name '*.go' -not -path './test/vault/*')
 
 # The whole suite: static checks, unit tests with the race detector, fuzzing,
-# sanitizers, then every integration test against a real Vault.
+# sanitizers, every integration test against a real Vault, then the
+# integration suites again in Debian 12 and 13 containers. Each phase says
+# how long it took (scripts/timed.sh).
+TEST_PHASES := unit fuzz sanitize integration docker-test
+
 test: deps all
 	@test -z "$$(gofmt -l $(GO_SOURCES))" || \
 		{ echo "gofmt needed:"; gofmt -l $(GO_SOURCES); exit 1; }
 	$(GO) vet ./...
 	cd packaging && $(GO) vet ./...
-	$(MAKE) unit fuzz sanitize integration
+	@for phase in $(TEST_PHASES); do \
+		scripts/timed.sh "make $$phase" $(MAKE) --no-print-directory $$phase || exit 1; \
+	done
 
 # internal/testvault's own tests start a real Vault, so unit needs one too.
 unit:
@@ -164,6 +170,23 @@ unit:
 integration: all package
 	set -o pipefail; VAULT_BIN="$$(scripts/vault-bin.sh)" STEP_CA_BIN="$$(scripts/step-ca-bin.sh)" \
 		$(GO) test -count=1 -timeout 30m -v -skip '^TestSanitizers$$' ./test/... 2>&1 | tee $(BUILD)/integration.log
+
+# The integration suites in containers of Debian 12 (OpenSSH 9.2, libpam
+# 1.5) and Debian 13 (OpenSSH 10.0, libpam 1.7), built from Dockerfile.test
+# with no registry and no network (scripts/docker-test.sh). Without Docker it
+# skips, unless CI is set: then it fails.
+DOCKER_SUITES ?= bookworm trixie
+
+docker-test:
+	@scripts/docker-test.sh $(DOCKER_SUITES)
+
+# What a test container runs (Dockerfile.test's command): the integration
+# suites that need neither Docker nor the host's package tools.
+CONTAINER_TESTS := ./test/pamtester ./test/sshd ./test/sshcert ./test/localsvc ./test/security
+
+container-test: all
+	VAULT_BIN="$$(scripts/vault-bin.sh)" STEP_CA_BIN="$$(scripts/step-ca-bin.sh)" \
+		$(GO) test -count=1 -timeout 30m -v $(CONTAINER_TESTS)
 
 fmt:
 	gofmt -w $(GO_SOURCES)

@@ -3,19 +3,31 @@
 # missing. Safe to run again: it does nothing when all are present.
 # `install-deps.sh --list` prints the list, one package a line: it is also
 # what scripts/debian-image.sh puts in the test suite's Debian images.
+# `install-deps.sh --container` installs only those (Dockerfile.test runs
+# it): on an image that has them all it does nothing, so it needs no
+# network there.
 set -eu
 packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools sudo"
 # Tools used on this machine only, never in a container: for the package
 # tests (test/packages) lintian, rpm, and checkpolicy with semodule-utils
 # for the SELinux module; for `make demo` oathtool, the authenticator app
-# of its TOTP scene. They stay out of --list, which makes the test images:
-# debootstrap cannot install lintian (it does not resolve the virtual
-# package perl-openssl-abi-3).
-host_packages="lintian rpm checkpolicy semodule-utils oathtool"
-if [ "${1:-}" = --list ]; then
+# of its TOTP scene; debootstrap, which makes the Debian images of
+# test/packages and make docker-test (scripts/debian-image.sh). They stay
+# out of --list, which makes the test images: debootstrap cannot install
+# lintian (it does not resolve the virtual package perl-openssl-abi-3).
+host_packages="lintian rpm checkpolicy semodule-utils oathtool debootstrap"
+case ${1:-} in
+--list)
 	printf '%s\n' $packages
 	exit 0
-fi
+	;;
+--container) host_packages="" ;;
+"") ;;
+*)
+	echo "usage: install-deps.sh [--list | --container]" >&2
+	exit 64
+	;;
+esac
 missing=""
 for p in $packages $host_packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -3,14 +3,18 @@
 # $STEP_CA_BIN, else a step-ca on PATH, else the pinned release built from
 # the Go module proxy once and cached outside the repository. Two callers at
 # once take turns: the second waits for the first one's build and uses it.
+# `step-ca-bin.sh --pinned` looks at neither STEP_CA_BIN nor PATH, as
+# vault-bin.sh --pinned.
 set -eu
-if [ -n "${STEP_CA_BIN:-}" ]; then
-	echo "$STEP_CA_BIN"
-	exit 0
-fi
-if command -v step-ca >/dev/null 2>&1; then
-	command -v step-ca
-	exit 0
+if [ "${1:-}" != --pinned ]; then
+	if [ -n "${STEP_CA_BIN:-}" ]; then
+		echo "$STEP_CA_BIN"
+		exit 0
+	fi
+	if command -v step-ca >/dev/null 2>&1; then
+		command -v step-ca
+		exit 0
+	fi
 fi
 version=v0.30.2
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pam_vault"

@@ -1,15 +1,20 @@
 #!/bin/sh
 # Prints the path of the Vault server the tests and the demo run: $VAULT_BIN,
 # else a vault on PATH, else the pinned release built from source once and
-# cached outside the repository.
+# cached outside the repository. `vault-bin.sh --pinned` looks at neither
+# VAULT_BIN nor PATH: it prints the cached pinned release's path, building
+# it first if need be (make docker-test copies it into its containers, under
+# the same name, where this script finds it).
 set -eu
-if [ -n "${VAULT_BIN:-}" ]; then
-	echo "$VAULT_BIN"
-	exit 0
-fi
-if command -v vault >/dev/null 2>&1; then
-	command -v vault
-	exit 0
+if [ "${1:-}" != --pinned ]; then
+	if [ -n "${VAULT_BIN:-}" ]; then
+		echo "$VAULT_BIN"
+		exit 0
+	fi
+	if command -v vault >/dev/null 2>&1; then
+		command -v vault
+		exit 0
+	fi
 fi
 version=v1.21.0
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/pam_vault"
