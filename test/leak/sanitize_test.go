@@ -204,7 +204,7 @@ func TestSanitizers(t *testing.T) {
 		}
 		// pam_vault runs first, so the Go engine is loaded when the
 		// canary's fault happens: the reports must survive its runtime.
-		svc := s.service(t, "canary", "auth optional "+module+" config="+good+" dev debug\nauth required "+so)
+		svc := s.service(t, "canary", "auth optional "+module+" config="+good+" dev debug in_process\nauth required "+so)
 		for _, tc := range []struct {
 			user, report string
 			exit         int
