@@ -192,17 +192,42 @@ type LogLine struct {
 
 func (l LogLine) String() string { return fmt.Sprintf("<%d> %s", l.Priority, l.Text) }
 
-// syslogLine matches how pam_wrapper prints a pam_syslog call on stderr,
-// with its priority.
-var syslogLine = regexp.MustCompile(`SYSLOG\((\d+)\): (.*)$`)
+// syslogCall matches how pam_wrapper prints a pam_syslog call on stderr,
+// up to the message; wrapperPrefix matches the prefix pam_wrapper prints
+// before it.
+var (
+	syslogCall    = regexp.MustCompile(`SYSLOG\((\d+)\): `)
+	wrapperPrefix = regexp.MustCompile(`PWRAP_[A-Z]+\[[^\]]*\] - $`)
+)
 
 // ParseSyslog extracts the pam_syslog lines from pam_wrapper's stderr.
+//
+// A parent and the child it forked share that stderr, and pam_wrapper may
+// write one call in more than one piece, so a call can be cut in two by
+// the other process's: "…APWRAP_DEBUG[…] - SYSLOG(5): B\n" and later the
+// rest of A on a line of its own. ParseSyslog splits such a line at each
+// call and gives A back the next line that carries no call, so that every
+// call is counted once and no word of it escapes the token checks.
 func ParseSyslog(stderr string) []LogLine {
 	var out []LogLine
+	cut := -1 // the index in out of a call whose rest is still to come
 	for _, line := range strings.Split(stderr, "\n") {
-		if m := syslogLine.FindStringSubmatch(line); m != nil {
-			p, _ := strconv.Atoi(m[1])
-			out = append(out, LogLine{Priority: p, Text: m[2]})
+		calls := syslogCall.FindAllStringSubmatchIndex(line, -1)
+		if len(calls) == 0 {
+			if cut >= 0 && line != "" && !strings.Contains(line, "PWRAP_") {
+				out[cut].Text += line
+				cut = -1
+			}
+			continue
+		}
+		for k, m := range calls {
+			p, _ := strconv.Atoi(line[m[2]:m[3]])
+			text := line[m[1]:]
+			if k+1 < len(calls) {
+				text = wrapperPrefix.ReplaceAllString(line[m[1]:calls[k+1][0]], "")
+				cut = len(out)
+			}
+			out = append(out, LogLine{Priority: p, Text: text})
 		}
 	}
 	return out

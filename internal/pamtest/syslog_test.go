@@ -48,3 +48,45 @@ func TestSyslogSinkPID(t *testing.T) {
 		t.Errorf("line %q has pid %d, want logger's %d", lines[0], lines[0].PID, cmd.Process.Pid)
 	}
 }
+
+// TestParseSyslogInterleaved: a call cut in two by another process's call
+// on the shared stderr still gives one line per call, the cut one whole.
+func TestParseSyslogInterleaved(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		stderr string
+		want   []LogLine
+	}{
+		{
+			"one call per line",
+			"PAMTEST: x\nPWRAP_DEBUG[pamtester (1)] - SYSLOG(7): verifying in process\n" +
+				"PWRAP_DEBUG[pamtester (1)] - SYSLOG(5): authentication failure; user=alice\n",
+			[]LogLine{{Priority: 7, Text: "verifying in process"}, {Priority: 5, Text: "authentication failure; user=alice"}},
+		},
+		{
+			"a call cut by the child's",
+			"PWRAP_DEBUG[<unknown> (4701)] - SYSLOG(5): authentication failure; reason=\"not shaped like a Vault OT" +
+				"PWRAP_DEBUG[<unknown> (4700)] - SYSLOG(5): authentication failure; reason=\"bad\" elapsed=3ms\n" +
+				"P; Vault was not asked\" elapsed=4ms\n" +
+				"PWRAP_DEBUG[<unknown> (4700)] - SYSLOG(7): done\n",
+			[]LogLine{
+				{Priority: 5, Text: "authentication failure; reason=\"not shaped like a Vault OTP; Vault was not asked\" elapsed=4ms"},
+				{Priority: 5, Text: "authentication failure; reason=\"bad\" elapsed=3ms"},
+				{Priority: 7, Text: "done"},
+			},
+		},
+		{"no calls", "PAMTEST: nothing\n", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseSyslog(tt.stderr)
+			if len(got) != len(tt.want) {
+				t.Fatalf("ParseSyslog gave %d lines, want %d: %q", len(got), len(tt.want), got)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("line %d = %q, want %q", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
