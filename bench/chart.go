@@ -36,10 +36,14 @@ func (r *results) chartBars(tr string) []bar {
 	}
 	add("fresh: in-process engine", "engine", tr, true)
 	add("fresh: helper process", "helper", tr, true)
+	add("fresh: TOTP, in-process engine", "engine-totp", tr, true)
+	add("fresh: TOTP, helper process", "helper-totp", tr, true)
 	add("fresh: floor (bare Go verify)", "floor", tr, true)
 	add("fresh: libpam + pam_permit", "permit", "", true)
 	add("warm: in-process engine", "engine", tr, false)
 	add("warm: helper process", "helper", tr, false)
+	add("warm: TOTP, in-process engine", "engine-totp", tr, false)
+	add("warm: TOTP, helper process", "helper-totp", tr, false)
 	add("warm: floor, new connection", "floor", tr, false)
 	add("warm: floor, keep-alive", "floor-keepalive", tr, false)
 	return out
@@ -48,39 +52,50 @@ func (r *results) chartBars(tr string) []bar {
 // chart draws latency.png: one panel per transport, a median bar and a p99
 // bar per path, each labelled with its value.
 func (r *results) chart(file string) error {
-	transports := []string{"http", "tls"}
-	titles := map[string]string{"http": "Vault over plain http", "tls": "Vault over TLS (-dev-tls)"}
+	transports := []string{"http", "tls", "proxy"}
+	titles := map[string]string{"http": "Vault over plain http", "tls": "Vault over TLS (-dev-tls)",
+		"proxy": "TOTP through Vault Proxy's unix socket (to the http Vault)"}
 	// The axis ends at the largest p99, or at three times the largest
 	// median when a p99 outlier would squash every other bar; a bar cut
 	// there keeps its value in its label.
 	var maxP50, maxP99 float64
-	for _, tr := range transports {
-		for _, b := range r.chartBars(tr) {
+	bars := make([][]bar, len(transports))
+	// Each panel is as tall as its bars need: the proxy has fewer.
+	const width, perBar, frame, titleH = 10 * vg.Inch, 0.42 * vg.Inch, 0.9 * vg.Inch, 0.4 * vg.Inch
+	heights := make([]vg.Length, len(transports))
+	height := titleH
+	for i, tr := range transports {
+		bars[i] = r.chartBars(tr)
+		for _, b := range bars[i] {
 			maxP50, maxP99 = max(maxP50, msf(b.p50)), max(maxP99, msf(b.p99))
 		}
+		heights[i] = frame + perBar*vg.Length(len(bars[i]))
+		height += heights[i]
 	}
 	xmax := min(maxP99, 3*maxP50)
-	const width, panel = 10 * vg.Inch, 4.2 * vg.Inch
-	img := vgimg.New(width, panel*vg.Length(len(transports))+0.4*vg.Inch)
+	img := vgimg.New(width, height)
 	dc := draw.New(img)
 	// A white background and the overall title.
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
-	top := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: 0, Y: dc.Max.Y - 0.4*vg.Inch}, Max: dc.Max}}
+	top := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: 0, Y: dc.Max.Y - titleH}, Max: dc.Max}}
 	title := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler,
 		XAlign: draw.XCenter, YAlign: draw.YCenter}
 	title.Font.Size = 14
 	top.FillText(title, vg.Point{X: width / 2, Y: top.Center().Y},
 		fmt.Sprintf("pam_vault: latency per login, ms — median (dark) and p99 (light), %d logins per path", r.rounds))
-	body := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: dc.Min, Max: vg.Point{X: dc.Max.X, Y: dc.Max.Y - 0.4*vg.Inch}}}
-	tiles := draw.Tiles{Rows: len(transports), Cols: 1, PadX: 0, PadY: 0.15 * vg.Inch,
-		PadTop: 0.05 * vg.Inch, PadBottom: 0.1 * vg.Inch, PadLeft: 0.1 * vg.Inch, PadRight: 0.3 * vg.Inch}
+	y := dc.Max.Y - titleH
 	for i, tr := range transports {
-		p, err := r.panel(r.chartBars(tr), titles[tr], xmax)
+		p, err := r.panel(bars[i], titles[tr], xmax)
 		if err != nil {
 			return err
 		}
-		p.Draw(tiles.At(body, 0, i))
+		// Padded as draw.Tiles would: a little above and below, room on
+		// the right for the value labels.
+		p.Draw(draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: 0.1 * vg.Inch, Y: y - heights[i] + 0.1*vg.Inch},
+			Max: vg.Point{X: width - 0.3*vg.Inch, Y: y - 0.05*vg.Inch}}})
+		y -= heights[i]
 	}
 	f, err := os.Create(file)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"pam_vault/internal/testvault"
 )
 
 // loginTimeout bounds one login of any path.
@@ -30,14 +32,17 @@ type sample struct {
 
 // path is one way of doing a login, measured fresh and warm.
 type path struct {
-	key       string // engine, helper, floor, floor-keepalive, permit
-	transport string // http, tls, or "" for none
+	key       string // engine, helper, engine-totp, helper-totp, floor, floor-keepalive, permit
+	transport string // http, tls, proxy, or "" for none
 	argv      []string
 	parse     func(line string) (sample, error)
 	fresh     bool // also run a fresh process per login
 	vaultOTPs bool // its logins consume OTPs
+	totp      bool // its logins answer TOTP codes, each of its own key
+	floor     bool // its program (floor/) reads an OTP per line, not "USER TOKEN"
 
-	otps []string
+	otps []string             // one per login, issued before the first
+	keys []*testvault.TOTPKey // TOTP paths: one per login, created before the first
 
 	freshSamples []sample
 	warmSamples  []sample
@@ -52,16 +57,33 @@ func (p *path) label() string {
 		"permit":          "libpam + pam_permit (no Vault)",
 		"engine":          "pam_vault, in-process engine",
 		"helper":          "pam_vault, helper process",
+		"engine-totp":     "pam_vault TOTP, in-process engine",
+		"helper-totp":     "pam_vault TOTP, helper process",
 		"floor":           "floor: bare Go PUT verify",
 		"floor-keepalive": "floor, keep-alive connection",
 	}
 	return names[p.key]
 }
 
-// paths lists every latency path of l.
+// paths lists every latency path of l: OTP, TOTP and the floor over http
+// and TLS, and TOTP through Vault Proxy's socket.
 func (l *lab) paths() []*path {
 	loginArgv := func(service string) []string {
-		return []string{l.tools.login, l.confdir, service, benchUser}
+		return []string{l.tools.login, l.confdir, service}
+	}
+	// pamVault is the module's two ways in one mode over tr.
+	pamVault := func(tr *transport, mode string) []*path {
+		var ps []*path
+		for _, way := range []string{"engine", "helper"} {
+			p := &path{key: way, transport: tr.name, argv: loginArgv(service(way, tr.name, mode)), parse: parseLogin, fresh: true}
+			if mode == "totp" {
+				p.key, p.totp = way+"-totp", true
+			} else {
+				p.vaultOTPs = true
+			}
+			ps = append(ps, p)
+		}
+		return ps
 	}
 	ps := []*path{{key: "permit", argv: loginArgv("permit"), parse: parseLogin, fresh: true}}
 	for _, tr := range l.transports {
@@ -69,14 +91,35 @@ func (l *lab) paths() []*path {
 		if tr.vault.CACert != "" {
 			floor = append(floor, "-ca", tr.vault.CACert)
 		}
+		ps = append(ps, pamVault(tr, "otp")...)
+		ps = append(ps, pamVault(tr, "totp")...)
 		ps = append(ps,
-			&path{key: "engine", transport: tr.name, argv: loginArgv("engine-" + tr.name), parse: parseLogin, fresh: true, vaultOTPs: true},
-			&path{key: "helper", transport: tr.name, argv: loginArgv("helper-" + tr.name), parse: parseLogin, fresh: true, vaultOTPs: true},
-			&path{key: "floor", transport: tr.name, argv: floor, parse: parseFloor, fresh: true, vaultOTPs: true},
-			&path{key: "floor-keepalive", transport: tr.name, argv: append(slices.Clone(floor), "-keepalive"), parse: parseFloor, vaultOTPs: true},
+			&path{key: "floor", transport: tr.name, argv: floor, parse: parseFloor, fresh: true, vaultOTPs: true, floor: true},
+			&path{key: "floor-keepalive", transport: tr.name, argv: append(slices.Clone(floor), "-keepalive"), parse: parseFloor, vaultOTPs: true, floor: true},
 		)
 	}
-	return ps
+	return append(ps, pamVault(l.proxy, "totp")...)
+}
+
+// next is the input line of p's next login: "USER TOKEN" for the libpam
+// driver, the OTP alone for the floor. A TOTP path's code is computed here,
+// just before its login, from a key no other login uses.
+func (p *path) next() (string, error) {
+	if p.totp {
+		k := p.keys[0]
+		p.keys = p.keys[1:]
+		code, err := k.Code()
+		if err != nil {
+			return "", err
+		}
+		return k.Name + " " + code, nil
+	}
+	otp := p.otps[0]
+	p.otps = p.otps[1:]
+	if p.floor {
+		return otp, nil
+	}
+	return benchUser + " " + otp, nil
 }
 
 // parseLogin reads a line of drivers/login.c.
@@ -116,13 +159,14 @@ func parseFloor(line string) (sample, error) {
 	return sample{time: time.Duration(ns)}, nil
 }
 
-// runFresh runs one login in a new process and times it from spawn to exit.
-func (l *lab) runFresh(p *path, otp string) (sample, error) {
+// runFresh runs one login, answering line, in a new process and times it
+// from spawn to exit.
+func (l *lab) runFresh(p *path, line string) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.argv[0], p.argv[1:]...)
 	cmd.Env = l.env
-	cmd.Stdin = strings.NewReader(otp + "\n")
+	cmd.Stdin = strings.NewReader(line + "\n")
 	var out strings.Builder
 	cmd.Stdout = &out
 	var stderr strings.Builder
@@ -144,7 +188,7 @@ func (l *lab) runFresh(p *path, otp string) (sample, error) {
 	return s, nil
 }
 
-// warmProc is a long-lived process fed one OTP per login.
+// warmProc is a long-lived process fed one line per login.
 type warmProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -172,9 +216,9 @@ func (l *lab) startWarm(p *path) (*warmProc, error) {
 	return w, nil
 }
 
-// login sends one OTP and waits for the process's line.
-func (w *warmProc) login(p *path, otp string) (sample, error) {
-	if _, err := io.WriteString(w.stdin, otp+"\n"); err != nil {
+// login sends one login's line and waits for the process's answer.
+func (w *warmProc) login(p *path, line string) (sample, error) {
+	if _, err := io.WriteString(w.stdin, line+"\n"); err != nil {
 		return sample{}, err
 	}
 	type result struct {
@@ -213,13 +257,22 @@ func (w *warmProc) stop() {
 
 // measureLatency runs rounds+1 rounds; in each, every path does one fresh
 // login and one warm login, in a shuffled order. Round 0 warms caches and the
-// long-lived processes and is not counted. All OTPs are issued first.
+// long-lived processes and is not counted. All OTPs are issued and all TOTP
+// keys created first.
 func measureLatency(l *lab, rounds int) ([]*path, error) {
 	ps := l.paths()
 	for _, p := range ps {
 		per := 1
 		if p.fresh {
 			per = 2
+		}
+		if p.totp {
+			var err error
+			prefix := "pvbench-" + strings.TrimSuffix(p.key, "-totp") + "-" + p.transport
+			if p.keys, err = totpKeys(l.transport(p.transport).vault, prefix, per*(rounds+1)); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if !p.vaultOTPs {
 			p.otps = make([]string, per*(rounds+1))
@@ -256,14 +309,15 @@ func measureLatency(l *lab, rounds int) ([]*path, error) {
 	for round := 0; round <= rounds; round++ {
 		rng.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
 		for _, j := range jobs {
-			otp := j.p.otps[0]
-			j.p.otps = j.p.otps[1:]
+			line, err := j.p.next()
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", j.p.label(), j.p.transport, err)
+			}
 			var s sample
-			var err error
 			if j.fresh {
-				s, err = l.runFresh(j.p, otp)
+				s, err = l.runFresh(j.p, line)
 			} else {
-				s, err = j.p.warmProc.login(j.p, otp)
+				s, err = j.p.warmProc.login(j.p, line)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", j.p.label(), j.p.transport, err)

@@ -1,11 +1,13 @@
 // Command bench is pam_vault's benchmark, run by `make bench`. In one
 // invocation, against one local real Vault dev server over plain http and one
-// over TLS (-dev-tls), it measures:
+// over TLS (-dev-tls), and a Vault Proxy (the same binary) in front of the
+// http one, it measures:
 //
 //   - the latency of a login through the real libpam, for the in-process
-//     engine, the helper process (the `helper` module argument) and the
-//     network floor (a bare Go program sending the same verify request), each
-//     in a fresh process per login and in one long-lived process;
+//     engine and the helper process (the `helper` module argument), in OTP
+//     mode and in TOTP mode (TOTP also through the proxy's unix socket), and
+//     the network floor (a bare Go program sending the same verify request),
+//     each in a fresh process per login and in one long-lived process;
 //   - the resident memory the engine adds to the authenticating process, and
 //     the size of each built object;
 //   - logins per second through a real sshd with 1, 8 and 32 clients;
@@ -87,7 +89,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	step("starting Vault (http and -dev-tls)")
+	step("starting Vault (http and -dev-tls) and Vault Proxy")
 	lab, err := newLab(root, tmp, bin, cleanup)
 	if err != nil {
 		return err

@@ -167,6 +167,8 @@ func (r *results) latencyTable() table {
 			"fresh: a new process per login (as sshd does), timed from spawn to exit; warm: one long-lived process, each login timed inside it (pam_start to pam_end; the floor's request alone).",
 			"libpam paths: bench/drivers/login.c, pam_start_confdir → pam_authenticate → pam_end; the floor: bench/floor, PUT /v1/ssh/verify, new connection per request unless keep-alive.",
 			"Every login uses its own OTP, issued before the timed section; paths run interleaved, one login each per round in shuffled order.",
+			"TOTP rows: the totp argument, with a config whose token_file holds a token that may only check codes (update on totp/code/*). Every TOTP login is a user of its own with a key of its own, created before the timed section, and answers that key's right 6-digit code, computed just before the login (Vault takes a code once per key). Their ÷ floor compares with the OTP verify request's floor.",
+			"proxy: the http Vault through Vault Proxy's unix socket (vault_addr = \"unix://…\", no token_file; AppRole auto-auth, use_auto_auth_token = \"force\"), TOTP only; no floor of its own.",
 		},
 	}
 	for _, p := range r.latency {
@@ -215,6 +217,20 @@ func (r *results) ratios() []string {
 			tr, ratio(med(e, true), med(f, true)), ratio(med(h, true), med(e, true)), ratio(med(h, true), med(f, true)),
 			ratio(med(e, false), med(f, false)), ratio(med(e, false), med(k, false)), ratio(med(h, false), med(e, false))))
 	}
+	for _, tr := range []string{"http", "tls", "proxy"} {
+		// The proxy's TOTP rows are compared with TOTP over plain http,
+		// the Vault behind it; the others with OTP on the same transport.
+		base, against := r.find("engine", tr), r.find("helper", tr)
+		what := "TOTP ÷ OTP"
+		if tr == "proxy" {
+			base, against = r.find("engine-totp", "http"), r.find("helper-totp", "http")
+			what = "TOTP through the proxy ÷ TOTP over http"
+		}
+		e, h := r.find("engine-totp", tr), r.find("helper-totp", tr)
+		out = append(out, fmt.Sprintf("%s, %s: fresh engine %s, helper %s; warm engine %s, helper %s",
+			tr, what, ratio(med(e, true), med(base, true)), ratio(med(h, true), med(against, true)),
+			ratio(med(e, false), med(base, false)), ratio(med(h, false), med(against, false))))
+	}
 	return out
 }
 
@@ -242,7 +258,7 @@ func (r *results) memoryTable() table {
 		before := medianInt(ints(p.freshSamples, func(s sample) int64 { return s.hwmBefore }))
 		after := medianInt(ints(p.freshSamples, func(s sample) int64 { return s.hwmAfter }))
 		helper := "—"
-		if p.key == "helper" {
+		if p.key == "helper" || p.key == "helper-totp" {
 			helper = mib(medianInt(ints(p.freshSamples, func(s sample) int64 { return s.childRSS })))
 		}
 		t.rows = append(t.rows, []string{p.label(), tr, mib(before), mib(after), mib(after - before), helper})

@@ -2,9 +2,10 @@
  * login: the benchmark's libpam driver. It authenticates the way a login
  * service does, through the real libpam, once per line of standard input:
  *
- *   login CONFDIR SERVICE USER
+ *   login CONFDIR SERVICE
  *
- * For each line (the one-time password to answer the prompt with) it runs
+ * For each line, "USER TOKEN" (the user to start as and the one-time
+ * password or TOTP code to answer the prompt with), it runs
  * pam_start_confdir -> pam_authenticate -> pam_end and prints one line:
  *
  *   login RC TOTAL_NS AUTH_NS HWM_BEFORE_KB HWM_AFTER_KB RSS_KB CHILD_MAXRSS_KB
@@ -13,7 +14,10 @@
  * HWM_BEFORE_KB is VmHWM just before pam_authenticate, HWM_AFTER_KB just
  * after; CHILD_MAXRSS_KB is the peak RSS of the largest reaped child (the
  * helper process, when the module ran one). Run with one line it is a fresh
- * process per login; fed line by line it is a long-lived one.
+ * process per login; fed line by line it is a long-lived one. The user
+ * comes with each line because Vault takes a TOTP code once per key, and
+ * the key is the user's: a long-lived process that logs in many times in a
+ * TOTP period needs a key, so a user, per login.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -21,21 +25,26 @@
 
 #include "harness.h"
 
-static char token[512];
+static char line[512];
 
 int main(int argc, char **argv)
 {
-	struct pam_conv conv = {harness_answer, token};
-
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s CONFDIR SERVICE USER < otps\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s CONFDIR SERVICE < 'USER TOKEN' lines\n", argv[0]);
 		return 64;
 	}
-	while (fgets(token, sizeof(token), stdin) != NULL) {
-		token[strcspn(token, "\r\n")] = '\0';
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		char *token = strchr(line, ' ');
+		if (token == NULL) {
+			fprintf(stderr, "login: a line is not USER TOKEN\n");
+			return 64;
+		}
+		*token++ = '\0';
+		struct pam_conv conv = {harness_answer, token};
 		pam_handle_t *pamh = NULL;
 		long long t0 = harness_now_ns();
-		int rc = pam_start_confdir(argv[2], argv[3], &conv, argv[1], &pamh);
+		int rc = pam_start_confdir(argv[2], line, &conv, argv[1], &pamh);
 		if (rc != PAM_SUCCESS) {
 			fprintf(stderr, "pam_start_confdir: %d\n", rc);
 			return 1;
@@ -51,7 +60,7 @@ int main(int argc, char **argv)
 		long long t3 = harness_now_ns();
 		struct rusage ru;
 		long child = getrusage(RUSAGE_CHILDREN, &ru) == 0 ? ru.ru_maxrss : -1;
-		explicit_bzero(token, sizeof(token));
+		explicit_bzero(line, sizeof(line));
 		/* The /proc reads are left out of the times. */
 		printf("login %d %lld %lld %ld %ld %ld %ld\n", rc,
 		       (ta - t0) + (t2 - t1) + (t3 - tb), t2 - t1, before, after,
