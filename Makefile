@@ -24,6 +24,10 @@ ADAPTER_LDFLAGS = -shared -Wl,--version-script=cgo/pam_vault.map
 HARDENING       = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now
 
 BUILD   := build
+# HTTP/2 is never used (the engine's transport dials TLS itself and offers
+# no ALPN), so net/http is built without it: a smaller engine and helper
+# (docs/bench/RESULTS.md).
+GOTAGS  := nethttpomithttp2
 GOFILES := $(shell find . -name '*.go' -not -path './test/vault/*' -not -path './bench/*' \
 	-not -path './packaging/*') go.mod go.sum
 # The one version string (scripts/version.sh says how it is made): what
@@ -53,13 +57,13 @@ $(BUILD)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map 
 # because the adapter relies on the engine never being unloaded.
 $(BUILD)/pam_vault_go.so: $(GOFILES) pam_vault/loader.c cgo/pam_vault_engine.h
 	@mkdir -p $(BUILD)
-	CGO_ENABLED=1 $(GO) build -buildmode=c-shared -trimpath \
+	CGO_ENABLED=1 $(GO) build -tags $(GOTAGS) -buildmode=c-shared -trimpath \
 		-ldflags='-s -w -extldflags=-Wl,-z,nodelete' -o $@ ./pam_vault
 	@rm -f $(BUILD)/pam_vault_go.h
 
 $(BUILD)/pam-vault-check: $(GOFILES) $(BUILD)/version
 	@mkdir -p $(BUILD)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' \
+	CGO_ENABLED=0 $(GO) build -tags $(GOTAGS) -trimpath -ldflags='-s -w -X main.version=$(VERSION)' \
 		-o $@ ./cmd/pam-vault-check
 
 # AddressSanitizer and UndefinedBehaviorSanitizer builds, for `make
@@ -77,7 +81,7 @@ $(ASAN)/pam_vault.so: cgo/pam_vault.c cgo/pam_vault_engine.h cgo/pam_vault.map $
 
 $(ASAN)/pam_vault_go.so: $(GOFILES) pam_vault/loader.c cgo/pam_vault_engine.h
 	@mkdir -p $(ASAN)
-	CGO_ENABLED=1 $(GO) build -asan -buildmode=c-shared -trimpath \
+	CGO_ENABLED=1 $(GO) build -asan -tags $(GOTAGS) -buildmode=c-shared -trimpath \
 		-ldflags='-extldflags=-Wl,-z,nodelete' -o $@ ./pam_vault
 	@rm -f $(ASAN)/pam_vault_go.h
 

@@ -188,14 +188,14 @@ static int load_hazard(char *why, size_t len)
  * longer start with it ignored. The runtime copes: its writes to a closed
  * connection then fail with EPIPE, as they do under its handler.
  */
-static void *load_engine(pam_handle_t *pamh, const char *path)
+static void *load_engine(const char *path, char *err, size_t err_len)
 {
 	struct sigaction sigpipe;
 	int ignored = sigaction(SIGPIPE, NULL, &sigpipe) == 0 && sigpipe.sa_handler == SIG_IGN;
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 
 	if (ignored && sigaction(SIGPIPE, &sigpipe, NULL) != 0)
-		pam_syslog(pamh, LOG_ERR, "cannot ignore SIGPIPE again: %m");
+		snprintf(err, err_len, "cannot ignore SIGPIPE again: %s", strerror(errno));
 	return handle;
 }
 
@@ -223,54 +223,69 @@ static int path_beside_module(char *buf, size_t len, const char *name)
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
+/* The engine's entry points (cgo/pam_vault_engine.h). */
+struct engine {
+	pam_vault_begin_fn begin;
+	pam_vault_finish_fn finish;
+	pam_vault_cancel_fn cancel;
+};
+
 /*
- * Finds the engine's decide function for this process, loading the engine
- * when that is safe. *decide is NULL when the verdict must be made in the
- * helper instead, and why then says the reason.
+ * Finds the engine's functions for this process, loading the engine when
+ * that is safe: hazard is load_hazard's reason when it is not, "" when it
+ * is. eng is left empty when the verdict must be made in the helper
+ * instead, and why then says the reason. It logs nothing itself: a failure
+ * is written into err, for the early work to log after the conversation.
  */
-static int find_engine(pam_handle_t *pamh, pam_vault_decide_fn *decide,
-		       char *why, size_t why_len)
+static int find_engine(struct engine *eng, const char *hazard, char *why,
+		       size_t why_len, char *err, size_t err_len)
 {
 	char path[PATH_MAX];
 	int ret = PAM_SERVICE_ERR;
 
-	*decide = NULL;
+	memset(eng, 0, sizeof(*eng));
 	if (path_beside_module(path, sizeof(path), PAM_VAULT_ENGINE_FILE) != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot locate %s beside the module",
-			   PAM_VAULT_ENGINE_FILE);
+		snprintf(err, err_len, "cannot locate %s beside the module",
+			 PAM_VAULT_ENGINE_FILE);
 		return PAM_SERVICE_ERR;
 	}
-	int err = pthread_mutex_trylock(&engine_lock);
-	if (err == EBUSY) {
+	int lock = pthread_mutex_trylock(&engine_lock);
+	if (lock == EBUSY) {
 		snprintf(why, why_len, "another thread is loading the engine");
 		return PAM_SUCCESS;
 	}
-	if (err != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot lock the engine loader: %s", strerror(err));
+	if (lock != 0) {
+		snprintf(err, err_len, "cannot lock the engine loader: %s", strerror(lock));
 		return PAM_SERVICE_ERR;
 	}
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 	if (handle == NULL) {
-		if (load_hazard(why, why_len) != 0) {
+		if (hazard[0] != '\0') {
+			snprintf(why, why_len, "%s", hazard);
 			ret = PAM_SUCCESS;
 			goto out;
 		}
-		handle = load_engine(pamh, path);
+		handle = load_engine(path, err, err_len);
 	}
 	if (handle == NULL) {
-		pam_syslog(pamh, LOG_ERR, "cannot load the engine: %s", dlerror());
+		snprintf(err, err_len, "cannot load the engine: %s", dlerror());
 		goto out;
 	}
 	const pid_t *pid = dlsym(handle, PAM_VAULT_LOADER_SYMBOL);
-	void *fn = dlsym(handle, PAM_VAULT_DECIDE_SYMBOL);
-	if (pid == NULL || fn == NULL) {
-		pam_syslog(pamh, LOG_ERR, "%s is not a pam_vault engine", path);
+	void *begin = dlsym(handle, PAM_VAULT_BEGIN_SYMBOL);
+	void *finish = dlsym(handle, PAM_VAULT_FINISH_SYMBOL);
+	void *cancel = dlsym(handle, PAM_VAULT_CANCEL_SYMBOL);
+	if (pid == NULL || begin == NULL || finish == NULL || cancel == NULL) {
+		snprintf(err, err_len, "%s is not a pam_vault engine", path);
 		goto out;
 	}
-	if (*pid == getpid())
-		*decide = (pam_vault_decide_fn)fn;
-	else
+	if (*pid == getpid()) {
+		eng->begin = (pam_vault_begin_fn)begin;
+		eng->finish = (pam_vault_finish_fn)finish;
+		eng->cancel = (pam_vault_cancel_fn)cancel;
+	} else {
 		snprintf(why, why_len, "engine was loaded by ancestor process %d", (int)*pid);
+	}
 	ret = PAM_SUCCESS;
 out:
 	/*
@@ -279,35 +294,28 @@ out:
 	 */
 	if (handle != NULL)
 		dlclose(handle);
-	if ((err = pthread_mutex_unlock(&engine_lock)) != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot unlock the engine loader: %s", strerror(err));
+	if ((lock = pthread_mutex_unlock(&engine_lock)) != 0) {
+		snprintf(err, err_len, "cannot unlock the engine loader: %s", strerror(lock));
 		ret = PAM_SERVICE_ERR;
 	}
 	return ret;
 }
 
 /*
- * Calls the engine on this thread. The Go runtime unblocks the signals it
- * wants on a thread the first time the thread calls in, and keeps them so
- * while the thread lives: the host's signal mask is put back.
+ * Runs call(arg) on this thread, in the engine. The Go runtime unblocks the
+ * signals it wants on a thread the first time the thread calls in, and
+ * keeps them so while the thread lives: the thread's signal mask is put
+ * back. Returns an errno value, 0 on success.
  */
-static int decide_in_process(pam_handle_t *pamh, pam_vault_decide_fn decide,
-			     struct pam_vault_request *req,
-			     struct pam_vault_verdict *out)
+static int in_engine(void (*call)(void *), void *arg)
 {
 	sigset_t mask;
 	int err = pthread_sigmask(SIG_BLOCK, NULL, &mask);
 
-	if (err != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot read the signal mask: %s", strerror(err));
-		return -1;
-	}
-	decide(req, out);
-	if ((err = pthread_sigmask(SIG_SETMASK, &mask, NULL)) != 0) {
-		pam_syslog(pamh, LOG_ERR, "cannot restore the signal mask: %s", strerror(err));
-		return -1;
-	}
-	return 0;
+	if (err != 0)
+		return err;
+	call(arg);
+	return pthread_sigmask(SIG_SETMASK, &mask, NULL);
 }
 
 static long long now_ms(void)
@@ -346,8 +354,27 @@ static int append_field(char *buf, size_t *len, const char *s)
 	return 0;
 }
 
-static int encode_request(const struct pam_vault_request *req, char *buf,
-			  size_t *len)
+/* The first part of the helper's request: the module's arguments. */
+static int encode_args(int argc, const char **argv, char *buf, size_t *len)
+{
+	char count[16];
+	int n = 0;
+
+	for (int i = 0; i < argc; i++)
+		n += argv[i] != NULL;
+	snprintf(count, sizeof(count), "%d", n);
+	*len = 0;
+	if (append_field(buf, len, count) != 0)
+		return -1;
+	for (int i = 0; i < argc; i++)
+		if (argv[i] != NULL && append_field(buf, len, argv[i]) != 0)
+			return -1;
+	return 0;
+}
+
+/* The rest of the helper's request, which holds the token. */
+static int encode_rest(const struct pam_vault_request *req, char *buf,
+		       size_t *len)
 {
 	const char *fields[] = {req->user, req->authtok, req->rhost,
 				req->service, req->ssh_connection};
@@ -355,13 +382,8 @@ static int encode_request(const struct pam_vault_request *req, char *buf,
 	_Static_assert(sizeof(fields) / sizeof(fields[0]) ==
 			       PAM_VAULT_REQUEST_FIELDS,
 		       "the helper's request fields");
-	*len = 0;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (append_field(buf, len, fields[i]) != 0)
-			return -1;
-	for (int i = 0; i < req->argc; i++)
-		if (req->argv[i] != NULL &&
-		    append_field(buf, len, req->argv[i]) != 0)
 			return -1;
 	return 0;
 }
@@ -426,7 +448,8 @@ static int reap_helper(pid_t pid, long long deadline)
 	}
 }
 
-static int spawn_helper(pam_handle_t *pamh, int fd, pid_t *pid)
+/* Starts the helper with fd as its stdin and stdout; err says why not. */
+static int spawn_helper(int fd, pid_t *pid, char *errbuf, size_t errlen)
 {
 	char path[PATH_MAX];
 	char *const argv[] = {HELPER_NAME, "helper", NULL};
@@ -473,66 +496,143 @@ destroy:
 	if (err == 0)
 		return 0;
 fail:
-	pam_syslog(pamh, LOG_ERR, "cannot start %s: %s", path, strerror(err));
+	snprintf(errbuf, errlen, "cannot start %s: %s", path, strerror(err));
 	return -1;
 }
 
+/* Sends buf[0..len) to the helper before the deadline. */
+static int send_all(int fd, const char *buf, size_t len, long long deadline)
+{
+	size_t sent = 0;
+
+	while (sent < len) {
+		if (wait_fd(fd, POLLOUT, deadline) != 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		ssize_t n = send(fd, buf + sent, len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -1;
+		sent += (size_t)n;
+	}
+	return 0;
+}
+
 /*
- * Runs the verdict in `pam-vault-check helper`: the request goes to its
- * standard input, the verdict comes from its standard output, all within
- * HELPER_DEADLINE_MS. A socket rather than pipes, so that a helper that dies
- * early cannot raise SIGPIPE in the host (send with MSG_NOSIGNAL).
+ * A `pam-vault-check helper` process of one login. The request goes to its
+ * standard input, the verdict comes from its standard output, over a socket
+ * rather than pipes, so that a helper that dies early cannot raise SIGPIPE
+ * in the host (send with MSG_NOSIGNAL).
  */
-static int run_helper(pam_handle_t *pamh, const struct pam_vault_request *req,
-		      struct pam_vault_verdict *out)
+struct helper {
+	pid_t pid;
+	int fd;          /* this end of the socket; -1 when no helper runs */
+	int peer;        /* the helper's end until it is closed here, else -1 */
+	size_t args_len; /* bytes of the request sent with the arguments */
+};
+
+/*
+ * Starts the helper and sends it the module's arguments, from which it
+ * prepares the login while the user is asked for the token. A failure is
+ * written into err, for the early work to log after the conversation.
+ */
+static int helper_start(struct helper *h, int argc, const char **argv,
+			char *err, size_t err_len)
+{
+	char *buf = malloc(HELPER_REQUEST_MAX);
+	size_t len;
+	int sv[2], ret = -1;
+
+	h->fd = h->peer = -1;
+	if (buf == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	if (encode_args(argc, argv, buf, &len) != 0) {
+		snprintf(err, err_len, "request for the helper is too large");
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		snprintf(err, err_len, "socketpair: %s", strerror(errno));
+		goto out;
+	}
+	/* Recorded at once, for a process the host forks meanwhile to close. */
+	h->fd = sv[0];
+	h->peer = sv[1];
+	if (spawn_helper(sv[1], &h->pid, err, err_len) != 0) {
+		close(sv[0]);
+		close(sv[1]);
+		h->fd = h->peer = -1;
+		goto out;
+	}
+	h->peer = -1;
+	close(sv[1]);
+	h->args_len = len;
+	if (send_all(h->fd, buf, len, now_ms() + HELPER_DEADLINE_MS) != 0) {
+		snprintf(err, err_len, "writing to the helper: %s", strerror(errno));
+		close(h->fd);
+		h->fd = -1;
+		reap_helper(h->pid, 0);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+/* Stops a helper that will get no request: no verdict is wanted from it. */
+static void helper_cancel(struct helper *h)
+{
+	if (h->fd < 0)
+		return;
+	close(h->fd);
+	h->fd = -1;
+	reap_helper(h->pid, 0);
+}
+
+/*
+ * Sends the rest of the request to the helper helper_start started and
+ * reads its verdict, to EOF, all within HELPER_DEADLINE_MS. The whole
+ * request, arguments included, is held to HELPER_REQUEST_MAX.
+ */
+static int helper_finish(pam_handle_t *pamh, struct helper *h,
+			 const struct pam_vault_request *req,
+			 struct pam_vault_verdict *out)
 {
 	long long deadline = now_ms() + HELPER_DEADLINE_MS;
 	char *buf = malloc(HELPER_REQUEST_MAX);
-	size_t len = 0, sent = 0;
-	int sv[2], ret = -1;
-	pid_t pid;
+	size_t len = h->args_len;
+	int ret = -1;
 
 	if (buf == NULL) {
 		pam_syslog(pamh, LOG_CRIT, "out of memory");
+		helper_cancel(h);
 		return -1;
 	}
-	if (encode_request(req, buf, &len) != 0) {
+	if (encode_rest(req, buf, &len) != 0) {
 		pam_syslog(pamh, LOG_ERR, "request for the helper is too large");
-		goto free_buf;
+		deadline = 0;
+		goto reap;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		pam_syslog(pamh, LOG_ERR, "socketpair: %m");
-		goto free_buf;
-	}
-	if (spawn_helper(pamh, sv[1], &pid) != 0) {
-		close(sv[0]);
-		close(sv[1]);
-		goto free_buf;
-	}
-	close(sv[1]);
-	while (sent < len) {
-		if (wait_fd(sv[0], POLLOUT, deadline) != 0)
+	if (send_all(h->fd, buf + h->args_len, len - h->args_len, deadline) != 0) {
+		if (errno == ETIMEDOUT)
 			goto timeout;
-		ssize_t n = send(sv[0], buf + sent, len - sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			pam_syslog(pamh, LOG_ERR, "writing to the helper: %m");
-			goto reap;
-		}
-		sent += (size_t)n;
+		pam_syslog(pamh, LOG_ERR, "writing to the helper: %m");
+		goto reap;
 	}
 	explicit_bzero(buf, len);
-	if (shutdown(sv[0], SHUT_WR) != 0) {
+	if (shutdown(h->fd, SHUT_WR) != 0) {
 		pam_syslog(pamh, LOG_ERR, "shutdown: %m");
 		goto reap;
 	}
 	len = 0;
 	for (;;) {
-		if (wait_fd(sv[0], POLLIN, deadline) != 0)
+		if (wait_fd(h->fd, POLLIN, deadline) != 0)
 			goto timeout;
-		ssize_t n = recv(sv[0], buf + len, HELPER_VERDICT_MAX - len,
+		ssize_t n = recv(h->fd, buf + len, HELPER_VERDICT_MAX - len,
 				 MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -559,12 +659,12 @@ timeout:
 		   HELPER_DEADLINE_MS / 1000);
 	deadline = 0; /* kill it now */
 reap:
-	close(sv[0]);
-	if (reap_helper(pid, deadline) != 0 && ret == 0) {
+	close(h->fd);
+	h->fd = -1;
+	if (reap_helper(h->pid, deadline) != 0 && ret == 0) {
 		pam_syslog(pamh, LOG_ERR, "helper failed after answering");
 		ret = -1;
 	}
-free_buf:
 	explicit_bzero(buf, HELPER_REQUEST_MAX);
 	free(buf);
 	return ret;
@@ -739,14 +839,174 @@ static int in_process_wanted(int argc, const char **argv, char *why, size_t len)
 	return 1;
 }
 
+/*
+ * A login's early work: what the adapter does before it asks for the
+ * token, so that the user, once they answered, waits for Vault's answer
+ * alone. It decides the path (find_engine, which may load the engine) and
+ * then either prepares the login in the engine (begin: the config file,
+ * the Vault client, and a connection that the engine opens in the
+ * background while the conversation goes on) or starts the helper, which
+ * does the same in its own process. Nothing it does needs or sends the
+ * token. It runs on the thread that authenticates, before the
+ * conversation: done on a thread of its own, the engine's dlopen could be
+ * under way when the host forks in its conversation function, and the
+ * child then hung on the dynamic loader's lock (docs/bench/levers.md).
+ * The early work belongs to the process that did it: a process the host
+ * forked during the conversation finds pid not its own and does all of it
+ * again itself. What fails is logged after the conversation, where a
+ * login without early work logged it.
+ */
+struct early {
+	pid_t pid; /* the process that did it */
+	int argc;
+	const char **argv;
+	char why[160];            /* what decided the path */
+	char err[PATH_MAX + 256]; /* a failure to log, "" when none */
+	int ret;                  /* PAM_SUCCESS, or the code of that failure */
+	struct engine eng;
+	unsigned long long handle; /* the engine's login, in process */
+	struct helper helper;      /* the helper, on the helper path */
+};
+
+/* engine_begin and friends: in_engine's calls into the engine. */
+static void engine_begin(void *arg)
+{
+	struct early *e = arg;
+
+	e->handle = e->eng.begin(e->argc, e->argv);
+}
+
+static void engine_cancel(void *arg)
+{
+	struct early *e = arg;
+
+	e->eng.cancel(e->handle);
+}
+
+struct finish_call {
+	struct early *e;
+	struct pam_vault_request *req;
+	struct pam_vault_verdict *out;
+};
+
+static void engine_finish(void *arg)
+{
+	struct finish_call *c = arg;
+
+	c->e->eng.finish(c->e->handle, c->req, c->out);
+}
+
+/*
+ * Does the early work. Which path the verdict takes is decided as it
+ * always was: in_process_wanted, then find_engine, with the signal mask of
+ * the thread that authenticates.
+ */
+static void early_begin(struct early *e, int argc, const char **argv)
+{
+	char hazard[160] = "";
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	e->pid = getpid();
+	e->argc = argc;
+	e->argv = argv;
+	e->ret = PAM_SUCCESS;
+	e->helper.fd = e->helper.peer = -1;
+	if (in_process_wanted(argc, argv, e->why, sizeof(e->why))) {
+		(void)load_hazard(hazard, sizeof(hazard));
+		e->ret = find_engine(&e->eng, hazard, e->why, sizeof(e->why),
+				     e->err, sizeof(e->err));
+	}
+	if (e->ret != PAM_SUCCESS)
+		return;
+	if (e->eng.begin != NULL) {
+		if ((err = in_engine(engine_begin, e)) != 0) {
+			snprintf(e->err, sizeof(e->err), "cannot restore the signal mask: %s",
+				 strerror(err));
+			e->ret = PAM_SERVICE_ERR;
+		}
+	} else if (helper_start(&e->helper, argc, argv, e->err, sizeof(e->err)) != 0) {
+		e->ret = PAM_SERVICE_ERR;
+	}
+}
+
+/*
+ * Returns 0 when the early work is this process's own; -1 when the host
+ * forked this process during the conversation, so that the work and its
+ * helper are the parent's: the copies of the helper's socket are closed
+ * (the parent's helper must see EOF when the parent is done with it, and
+ * the parent must see the helper's), and nothing else of it is touched.
+ */
+static int early_own(struct early *e)
+{
+	if (e->pid == getpid())
+		return 0;
+	if (e->helper.fd >= 0)
+		close(e->helper.fd);
+	if (e->helper.peer >= 0)
+		close(e->helper.peer);
+	e->helper.fd = e->helper.peer = -1;
+	return -1;
+}
+
+/* Ends the early work without a verdict: the conversation failed. */
+static void early_cancel(pam_handle_t *pamh, struct early *e)
+{
+	int err;
+
+	if (early_own(e) != 0 || e->ret != PAM_SUCCESS)
+		return;
+	if (e->eng.cancel != NULL) {
+		if ((err = in_engine(engine_cancel, e)) != 0)
+			pam_syslog(pamh, LOG_ERR, "cannot restore the signal mask: %s",
+				   strerror(err));
+	} else {
+		helper_cancel(&e->helper);
+	}
+}
+
+/*
+ * Ends the early work with the verdict for req. Returns PAM_SUCCESS when
+ * out holds the verdict, else the PAM code of the failure, logged.
+ */
+static int early_finish(pam_handle_t *pamh, struct early *e, int debug,
+			struct pam_vault_request *req,
+			struct pam_vault_verdict *out)
+{
+	int err;
+
+	if (early_own(e) != 0)
+		early_begin(e, e->argc, e->argv);
+	int in_process = e->eng.finish != NULL;
+	if (debug && in_process && e->ret == PAM_SUCCESS)
+		pam_syslog(pamh, LOG_DEBUG, "verifying in process (%s)", e->why);
+	if (debug && !in_process && e->why[0] != '\0')
+		pam_syslog(pamh, LOG_DEBUG, "%s; verifying in a helper process", e->why);
+	if (e->err[0] != '\0')
+		pam_syslog(pamh, LOG_ERR, "%s", e->err);
+	if (e->ret != PAM_SUCCESS)
+		return e->ret;
+	if (in_process) {
+		struct finish_call c = {e, req, out};
+		if ((err = in_engine(engine_finish, &c)) != 0) {
+			pam_syslog(pamh, LOG_ERR, "cannot restore the signal mask: %s",
+				   strerror(err));
+			return PAM_SERVICE_ERR;
+		}
+		return PAM_SUCCESS;
+	}
+	return helper_finish(pamh, &e->helper, req, out) == 0 ? PAM_SUCCESS : PAM_SERVICE_ERR;
+}
+
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
 	int debug = has_arg(argc, argv, "debug");
 	int totp = has_arg(argc, argv, "totp");
 	const char *user = NULL, *authtok = NULL;
-	char field[128], why[160] = "";
+	char field[128];
 	char *code = NULL;
+	struct early early;
 	int ret;
 
 	ret = pam_get_user(pamh, &user, NULL);
@@ -757,6 +1017,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 			   pam_strerror(pamh, ret));
 		return ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
 	}
+	early_begin(&early, argc, argv);
 	if (totp) {
 		ret = get_code(pamh, argc, argv, &code);
 		authtok = code;
@@ -765,10 +1026,12 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		ret = pam_get_authtok(pamh, PAM_AUTHTOK, &authtok, NULL);
 	}
 	if (ret == PAM_CONV_AGAIN) {
+		early_cancel(pamh, &early);
 		free_code(code);
 		return PAM_INCOMPLETE;
 	}
 	if (ret != PAM_SUCCESS || authtok == NULL) {
+		early_cancel(pamh, &early);
 		pam_syslog(pamh, LOG_NOTICE, "cannot obtain the %s for %s: %s",
 			   totp ? "verification code" : "one-time password",
 			   log_field(field, sizeof(field), user), pam_strerror(pamh, ret));
@@ -789,26 +1052,9 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		.ssh_connection = env_string(pamh, "SSH_CONNECTION"),
 	};
 	struct pam_vault_verdict verdict = {.result = PAM_VAULT_SERVICE_ERR};
-	pam_vault_decide_fn decide = NULL;
 
-	if (in_process_wanted(argc, argv, why, sizeof(why)) &&
-	    (ret = find_engine(pamh, &decide, why, sizeof(why))) != PAM_SUCCESS)
+	if ((ret = early_finish(pamh, &early, debug, &req, &verdict)) != PAM_SUCCESS)
 		goto out;
-	if (decide != NULL) {
-		if (debug)
-			pam_syslog(pamh, LOG_DEBUG, "verifying in process (%s)", why);
-		if (decide_in_process(pamh, decide, &req, &verdict) != 0) {
-			ret = PAM_SERVICE_ERR;
-			goto out;
-		}
-	} else {
-		if (debug)
-			pam_syslog(pamh, LOG_DEBUG, "%s; verifying in a helper process", why);
-		if (run_helper(pamh, &req, &verdict) != 0) {
-			ret = PAM_SERVICE_ERR;
-			goto out;
-		}
-	}
 	verdict.message[sizeof(verdict.message) - 1] = '\0';
 	verdict.log[sizeof(verdict.log) - 1] = '\0';
 

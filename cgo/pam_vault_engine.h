@@ -12,7 +12,9 @@
 #define PAM_VAULT_ENGINE_FILE "pam_vault_go.so"
 
 /* Symbols the engine exports. */
-#define PAM_VAULT_DECIDE_SYMBOL "pam_vault_decide"
+#define PAM_VAULT_BEGIN_SYMBOL "pam_vault_begin"
+#define PAM_VAULT_FINISH_SYMBOL "pam_vault_finish"
+#define PAM_VAULT_CANCEL_SYMBOL "pam_vault_cancel"
 #define PAM_VAULT_LOADER_SYMBOL "pam_vault_loader_pid"
 
 /*
@@ -38,8 +40,9 @@ enum pam_vault_result {
 #define PAM_VAULT_REQUEST_MAX (64 * 1024)
 
 /*
- * The helper's request carries the strings of struct pam_vault_request
- * from user to ssh_connection, in that order, then the module's arguments.
+ * The helper's request carries the number of module arguments in decimal,
+ * the arguments, then the strings of struct pam_vault_request from user to
+ * ssh_connection, in that order (internal/engine/wire.go).
  */
 #define PAM_VAULT_REQUEST_FIELDS 5
 
@@ -63,7 +66,18 @@ struct pam_vault_verdict {
 	char log[PAM_VAULT_LOG_SIZE];
 };
 
-typedef void (*pam_vault_decide_fn)(struct pam_vault_request *,
+/*
+ * A login in three calls. begin starts, from the module's arguments alone,
+ * what does not need the token (the config file, the Vault client, the
+ * connection) while the user is asked for it; finish gives the verdict for
+ * the request on the login begin returned, and cancel ends that login
+ * without one. Each handle is ended by exactly one finish or cancel.
+ * finish with handle 0 decides from the request alone.
+ */
+typedef unsigned long long (*pam_vault_begin_fn)(int argc, const char **argv);
+typedef void (*pam_vault_finish_fn)(unsigned long long handle,
+				    struct pam_vault_request *,
 				    struct pam_vault_verdict *);
+typedef void (*pam_vault_cancel_fn)(unsigned long long handle);
 
 #endif

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/hashicorp/hcl"
@@ -39,15 +40,16 @@ var setters = map[string]setter{
 	"token_file":        setTokenFile,
 }
 
-// knownKeys lists the keys of setters, sorted, for error messages.
-var knownKeys = func() string {
+// knownKeys lists the keys of setters, sorted, for error messages. It is
+// worked out when a message needs it, not when the engine loads.
+func knownKeys() string {
 	keys := make([]string, 0, len(setters))
 	for k := range setters {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, ", ")
-}()
+}
 
 // Parse parses src, the content of the config file path, as HCL version 1
 // (or JSON, which HCL version 1 also reads), exactly as vault-ssh-helper
@@ -138,7 +140,7 @@ func (d *decoder) item(item *ast.ObjectItem) error {
 	}
 	set, known := setters[key]
 	if !known {
-		return d.errorf("unknown key %q; the keys are %s", key, knownKeys)
+		return d.errorf("unknown key %q; the keys are %s", key, knownKeys())
 	}
 	if first, dup := d.cfg.lines[key]; dup {
 		return d.errorf("%s is set twice (first on line %d); keep one", key, first)
@@ -155,8 +157,9 @@ func (d *decoder) item(item *ast.ObjectItem) error {
 }
 
 // posPrefix matches the "line:column: " that the JSON parser puts in front
-// of scanner errors.
-var posPrefix = regexp.MustCompile(`^(\d+):\d+: `)
+// of scanner errors. It is compiled on first use: most processes that load
+// the engine never see a syntax error.
+var posPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+):\d+: `) })
 
 // syntaxError turns an error of hcl.ParseBytes into an *Error with the line
 // the parser reported, if it reported one.
@@ -169,7 +172,7 @@ func syntaxError(path string, err error) *Error {
 		return e
 	}
 	msg := err.Error()
-	if m := posPrefix.FindStringSubmatch(msg); m != nil {
+	if m := posPrefix().FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 	}

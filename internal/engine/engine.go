@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"pam_vault/internal/config"
@@ -76,43 +77,131 @@ const (
 	unavailableCodeMessage = "The verification code cannot be checked right now; try again later."
 )
 
+// Prepared is the first half of a login: everything Decide does before it
+// needs the token, which depends on the module's arguments alone. The PAM
+// adapter prepares while the user reads the prompt, so that once the token
+// comes only Vault's answer is left to wait for. A failure found here is
+// kept and reported by Decide at the step where it would have found it, so
+// a prepared login and a whole one give the same verdict and log line.
+type Prepared struct {
+	args     config.Args
+	warnings []string
+	argsErr  error          // the module's arguments are wrong
+	cfg      *config.Config // nil when the file could not be loaded
+	cfgErr   error          // the config file, or its TOTP keys, are wrong
+	client   *verify.Client // nil when cfg is, or when clientErr is set
+	// clientErr is a client that could not be built (a CA file); Decide
+	// reports it after the token's shape, as it always has.
+	clientErr error
+	fault     error // a panic while preparing
+	// deciding is set when Decide starts: Connect's warm-up, which would
+	// only compete with it for the CPU then, stops.
+	deciding atomic.Bool
+}
+
+// Prepare reads the module's arguments and the config file, checks them and
+// builds the Vault client. It sends nothing and never panics.
+func Prepare(args []string) (p *Prepared) {
+	p = &Prepared{}
+	defer func() {
+		if r := recover(); r != nil {
+			p.fault = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	p.args, p.warnings, p.argsErr = config.ParseArgs(args)
+	if p.argsErr != nil {
+		return p
+	}
+	cfg, err := config.LoadChecked(p.args.ConfigPath, p.args.Dev)
+	if err != nil {
+		p.cfgErr = err
+		return p
+	}
+	p.cfg = cfg
+	if p.args.TOTP {
+		if p.cfgErr = cfg.CheckTOTP(); p.cfgErr != nil {
+			return p
+		}
+	}
+	p.client, p.clientErr = verify.NewClient(cfg)
+	return p
+}
+
+// Connect starts opening the connection the request will travel on: TCP,
+// and the TLS handshake for https, to the first of vault_addr's addresses,
+// in the background. Nothing is written on it until Decide sends the
+// request, which uses it only if it is still open then; otherwise the
+// request connects as it would have anyway.
+//
+// Meanwhile it runs, once and with nothing sent, the code the request, the
+// answer and the host rule will run (verify.Client.Warm, the interface
+// list), so that its first-use cost in a freshly loaded engine falls
+// before the token comes, not after; it skips what is left of that once
+// Decide has started.
+func (p *Prepared) Connect() {
+	if p.client != nil && p.fault == nil && p.argsErr == nil && p.cfgErr == nil {
+		p.client.Preconnect()
+		client := p.client
+		go func() {
+			defer func() { _ = recover() }()
+			if !p.deciding.Load() {
+				client.Warm()
+			}
+			if !p.deciding.Load() {
+				_, _ = netcheck.LocalAddrs()
+			}
+		}()
+	}
+}
+
+// Close gives up the prepared login: a connection Connect opened is closed,
+// one still opening is stopped. Decide closes p itself.
+func (p *Prepared) Close() {
+	if p.client != nil {
+		p.client.Close()
+	}
+}
+
 // Decide runs the whole verification of req. It never panics. In OTP mode
 // it returns Success only when Vault confirmed the OTP and every host rule
 // passed; in TOTP mode (the totp argument) only when Vault's TOTP engine
 // said the code is valid for the key named after the user.
-func Decide(ctx context.Context, req Request) (v Verdict) {
-	rec := record{user: req.User, rhost: req.RemoteHost, start: time.Now()}
+func Decide(ctx context.Context, req Request) Verdict {
+	return Prepare(req.Args).Decide(ctx, req)
+}
+
+// Decide finishes the login p prepared with req's user, token and
+// addresses; req.Args is not read again. It never panics, and it closes p.
+func (p *Prepared) Decide(ctx context.Context, req Request) (v Verdict) {
+	p.deciding.Store(true)
+	defer p.Close()
+	rec := record{user: req.User, rhost: req.RemoteHost, start: time.Now(),
+		warnings: p.warnings, debug: p.args.Debug}
 	defer func() {
-		if p := recover(); p != nil {
-			v = rec.verdict(ServiceErr, fmt.Errorf("internal error: %v", p))
+		if r := recover(); r != nil {
+			v = rec.verdict(ServiceErr, fmt.Errorf("internal error: %v", r))
 		}
 	}()
-
-	args, warnings, err := config.ParseArgs(req.Args)
-	rec.warnings = warnings
-	rec.debug = args.Debug
-	if err != nil {
-		return rec.verdict(ServiceErr, err)
+	if p.fault != nil {
+		return rec.verdict(ServiceErr, p.fault)
 	}
-	rec.totp = args.TOTP
-	cfg, err := config.LoadChecked(args.ConfigPath, args.Dev)
-	if err != nil {
-		return rec.verdict(ServiceErr, err)
+	if p.argsErr != nil {
+		return rec.verdict(ServiceErr, p.argsErr)
 	}
-	if rec.debug {
-		rec.vault = cfg.VaultAddr
+	rec.totp = p.args.TOTP
+	if p.cfg != nil && rec.debug {
+		rec.vault = p.cfg.VaultAddr
 	}
-	if args.TOTP {
-		if err := cfg.CheckTOTP(); err != nil {
-			return rec.verdict(ServiceErr, err)
-		}
+	if p.cfgErr != nil {
+		return rec.verdict(ServiceErr, p.cfgErr)
 	}
+	cfg := p.cfg
 	if req.User == "" {
 		return rec.verdict(AuthErr, errors.New("no user name"))
 	}
 	// The shape checks come before any network use: a user who types their
 	// real password sends it nowhere.
-	if err := checkShape(args.TOTP, req); err != nil {
+	if err := checkShape(p.args.TOTP, req); err != nil {
 		return rec.verdict(AuthErr, err)
 	}
 	// Read before Vault is asked, which would use the OTP up. An unset
@@ -120,18 +209,19 @@ func Decide(ctx context.Context, req Request) (v Verdict) {
 	// fails closed, since a hostile application may have written it.
 	var conn netip.Addr
 	if req.SSHConnection != "" {
+		var err error
 		if conn, err = netcheck.ParseSSHConnection(req.SSHConnection); err != nil {
 			return rec.verdict(AuthErr, fmt.Errorf("the address this login reached is unknown, so Vault was not asked: %w", err))
 		}
 	}
-	client, err := verify.NewClient(cfg)
-	if err != nil {
-		return rec.verdict(classify(err), err)
+	if p.clientErr != nil {
+		return rec.verdict(classify(p.clientErr), p.clientErr)
 	}
+	client := p.client
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	if args.TOTP {
-		return validateCode(ctx, cfg, client, req, args.NullOK, &rec)
+	if p.args.TOTP {
+		return validateCode(ctx, cfg, client, req, p.args.NullOK, &rec)
 	}
 	answer, err := client.Verify(ctx, req.Token)
 	if err != nil {

@@ -249,6 +249,15 @@ func TestDecide(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			v := Decide(ctx, tt.req)
+			// Prepared before the token is known, as the PAM module does,
+			// and connected early: the same verdict, word for word but
+			// for the time it took.
+			p := Prepare(tt.req.Args)
+			p.Connect()
+			early := p.Decide(ctx, tt.req)
+			if early.Result != v.Result || early.Message != v.Message || withoutElapsed(early.Log) != withoutElapsed(v.Log) {
+				t.Errorf("prepared early: %+v\nwhole: %+v", early, v)
+			}
 			if v.Result != tt.want {
 				t.Errorf("Result = %s, want %s; log: %s", v.Result.PAMName(), tt.want.PAMName(), v.Log)
 			}
@@ -283,6 +292,52 @@ func TestDecide(t *testing.T) {
 				t.Logf("log is %d bytes; the adapter keeps %d", len(v.Log), MaxLog)
 			}
 		})
+	}
+}
+
+// withoutElapsed drops the debug field elapsed= from a log line.
+func withoutElapsed(line string) string {
+	i := strings.Index(line, " elapsed=")
+	if i < 0 {
+		return line
+	}
+	j := strings.IndexByte(line[i+1:], ' ')
+	if j < 0 {
+		return line[:i]
+	}
+	return line[:i] + line[i+1+j:]
+}
+
+// TestPrepareCancel: a prepared login given up without a token closes
+// what it opened, and Close may be called again.
+func TestPrepareCancel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	cfg := writeConfig(t, "vault_addr = \"http://"+ln.Addr().String()+"\"\nallowed_roles = \"*\"\n")
+	p := Prepare([]string{"config=" + cfg, "dev"})
+	p.Connect()
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Connect did not connect")
+	}
+	defer conn.Close()
+	p.Close()
+	p.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := conn.Read(make([]byte, 1))
+	if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the server read %d bytes, %v; want the connection closed with nothing sent", n, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -12,13 +13,16 @@ import (
 // `pam-vault-check helper` over the helper's standard input and output.
 // Every field is a string terminated by a NUL byte, which no C string holds.
 //
-//	request: user, token, rhost, service, ssh_connection, then each module
-//	         argument, to EOF
+//	request: the number of module arguments in decimal, each argument,
+//	         then user, token, rhost, service, ssh_connection, to EOF
 //	verdict: result as a decimal digit, message, log line
 //
+// The arguments come first because they are all the helper needs to
+// prepare the login (Prepare): the adapter sends them when it starts the
+// helper, before the conversation, and the rest once the user answered.
 // Both sides cap sizes, so neither can make the other read without bound.
 const (
-	// RequestFields is the number of fields before the module arguments;
+	// RequestFields is the number of fields after the module arguments;
 	// PAM_VAULT_REQUEST_FIELDS in cgo/pam_vault_engine.h is the same.
 	RequestFields = 5
 	// MaxRequest bounds a request on the wire.
@@ -30,39 +34,74 @@ const (
 	MaxLog     = 1023
 )
 
-// ReadRequest reads one request in the helper wire format.
-func ReadRequest(r io.Reader) (Request, error) {
-	buf, err := io.ReadAll(io.LimitReader(r, MaxRequest+1))
+// ReadRequest reads one request in the helper wire format. Once it has the
+// module's arguments it calls prepare with them, if prepare is not nil, and
+// then reads the rest, so that the caller can prepare while the adapter
+// still waits for the user.
+func ReadRequest(r io.Reader, prepare func(args []string)) (Request, error) {
+	limited := &io.LimitedReader{R: r, N: MaxRequest + 1}
+	br := bufio.NewReader(limited)
+	next := func() (string, error) {
+		b, err := br.ReadBytes(0)
+		switch {
+		case limited.N == 0:
+			return "", fmt.Errorf("request is larger than %d bytes", MaxRequest)
+		case err == io.EOF && len(b) == 0:
+			return "", io.ErrUnexpectedEOF
+		case err == io.EOF:
+			return "", errors.New("request does not end with a NUL byte")
+		case err != nil:
+			return "", fmt.Errorf("reading request: %w", err)
+		}
+		return string(b[:len(b)-1]), nil
+	}
+	count, err := next()
 	if err != nil {
-		return Request{}, fmt.Errorf("reading request: %w", err)
+		return Request{}, fmt.Errorf("request's argument count: %w", err)
 	}
-	if len(buf) > MaxRequest {
-		return Request{}, fmt.Errorf("request is larger than %d bytes", MaxRequest)
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 0 || n > MaxRequest/2 || strconv.Itoa(n) != count {
+		return Request{}, fmt.Errorf("request's argument count %q is not a number of arguments", Clip(count, 16))
 	}
-	if len(buf) == 0 || buf[len(buf)-1] != 0 {
-		return Request{}, errors.New("request does not end with a NUL byte")
+	var args []string
+	for range n {
+		a, err := next()
+		if err != nil {
+			return Request{}, fmt.Errorf("request has fewer than %d arguments: %w", n, err)
+		}
+		args = append(args, a)
 	}
-	fields := bytes.Split(buf[:len(buf)-1], []byte{0})
-	if len(fields) < RequestFields {
-		return Request{}, fmt.Errorf("request has %d fields, want at least %d", len(fields), RequestFields)
+	if prepare != nil {
+		prepare(args)
 	}
-	req := Request{
-		User:          string(fields[0]),
-		Token:         string(fields[1]),
-		RemoteHost:    string(fields[2]),
-		Service:       string(fields[3]),
-		SSHConnection: string(fields[4]),
+	var fields [RequestFields]string
+	for i := range fields {
+		if fields[i], err = next(); err != nil {
+			return Request{}, fmt.Errorf("request has %d fields after the arguments, want %d: %w", i, RequestFields, err)
+		}
 	}
-	for _, a := range fields[RequestFields:] {
-		req.Args = append(req.Args, string(a))
+	if _, err := br.ReadByte(); err != io.EOF {
+		if limited.N == 0 {
+			return Request{}, fmt.Errorf("request is larger than %d bytes", MaxRequest)
+		}
+		return Request{}, fmt.Errorf("request has more than %d fields after the arguments", RequestFields)
 	}
-	return req, nil
+	return Request{
+		Args:          args,
+		User:          fields[0],
+		Token:         fields[1],
+		RemoteHost:    fields[2],
+		Service:       fields[3],
+		SSHConnection: fields[4],
+	}, nil
 }
 
 // AppendRequest appends req in the helper wire format. The adapter has its own
 // encoder in C; this one serves tests and benchmarks of the helper.
 func AppendRequest(dst []byte, req Request) []byte {
-	for _, s := range append([]string{req.User, req.Token, req.RemoteHost, req.Service, req.SSHConnection}, req.Args...) {
+	dst = strconv.AppendInt(dst, int64(len(req.Args)), 10)
+	dst = append(dst, 0)
+	for _, s := range append(req.Args, req.User, req.Token, req.RemoteHost, req.Service, req.SSHConnection) {
 		dst = append(dst, s...)
 		dst = append(dst, 0)
 	}

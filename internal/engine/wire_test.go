@@ -27,12 +27,16 @@ func TestRequestRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			buf := AppendRequest(nil, tt.req)
-			got, err := ReadRequest(bytes.NewReader(buf))
+			var prepared []string
+			got, err := ReadRequest(bytes.NewReader(buf), func(args []string) { prepared = args })
 			if err != nil {
 				t.Fatalf("ReadRequest(%q): %v", buf, err)
 			}
 			if !reflect.DeepEqual(got, tt.req) {
 				t.Fatalf("ReadRequest(AppendRequest(%+v)) = %+v", tt.req, got)
+			}
+			if !reflect.DeepEqual(prepared, tt.req.Args) {
+				t.Fatalf("prepare got %q, want %q", prepared, tt.req.Args)
 			}
 			if again := AppendRequest(nil, got); !bytes.Equal(again, buf) {
 				t.Fatalf("re-encoding gives %q, want %q", again, buf)
@@ -44,38 +48,47 @@ func TestRequestRoundTrip(t *testing.T) {
 // TestAppendRequestAppends checks that AppendRequest keeps what dst holds.
 func TestAppendRequestAppends(t *testing.T) {
 	got := AppendRequest([]byte("prefix"), Request{User: "u", Token: "t", RemoteHost: "r", Service: "s", SSHConnection: "c", Args: []string{"a"}})
-	if want := "prefixu\x00t\x00r\x00s\x00c\x00a\x00"; string(got) != want {
+	if want := "prefix1\x00a\x00u\x00t\x00r\x00s\x00c\x00"; string(got) != want {
 		t.Fatalf("AppendRequest = %q, want %q", got, want)
 	}
 }
 
 // TestReadRequestRejects checks the requests that ReadRequest refuses.
 func TestReadRequestRejects(t *testing.T) {
-	max := AppendRequest(nil, Request{User: strings.Repeat("u", MaxRequest-RequestFields)})
+	max := AppendRequest(nil, Request{User: strings.Repeat("u", MaxRequest-RequestFields-2)})
 	if len(max) != MaxRequest {
 		t.Fatalf("max request is %d bytes, want %d", len(max), MaxRequest)
 	}
-	if _, err := ReadRequest(bytes.NewReader(max)); err != nil {
+	if _, err := ReadRequest(bytes.NewReader(max), nil); err != nil {
 		t.Fatalf("ReadRequest of exactly MaxRequest bytes: %v", err)
 	}
 	tests := []struct {
-		name string
-		in   string
-		part string
+		name     string
+		in       string
+		part     string
+		prepares bool // the arguments were read whole
 	}{
-		{"empty", "", "NUL"},
-		{"no trailing NUL", "u\x00t\x00r\x00s", "NUL"},
-		{"no NUL at all", "alice", "NUL"},
-		{"one field", "u\x00", "1 fields"},
-		{"three fields", "u\x00t\x00r\x00", "3 fields"},
-		{"four fields, as before SSH_CONNECTION", "u\x00t\x00r\x00s\x00", "4 fields"},
-		{"just NULs, three fields", "\x00\x00\x00", "3 fields"},
-		{"one byte over MaxRequest", string(max) + "\x00", "larger"},
-		{"far over MaxRequest", strings.Repeat("a\x00", MaxRequest), "larger"},
+		{"empty", "", "argument count", false},
+		{"count without NUL", "0", "NUL", false},
+		{"count not a number", "x\x00u\x00t\x00r\x00s\x00c\x00", "not a number", false},
+		{"negative count", "-1\x00u\x00t\x00r\x00s\x00c\x00", "not a number", false},
+		{"count with a sign", "+0\x00u\x00t\x00r\x00s\x00c\x00", "not a number", false},
+		{"count with leading zero", "01\x00a\x00u\x00t\x00r\x00s\x00c\x00", "not a number", false},
+		{"huge count", "99999999999999999999\x00", "not a number", false},
+		{"fewer arguments than counted", "3\x00a\x00b\x00", "fewer than 3", false},
+		{"no trailing NUL", "0\x00u\x00t\x00r\x00s", "NUL", true},
+		{"one field", "0\x00u\x00", "1 fields", true},
+		{"three fields", "0\x00u\x00t\x00r\x00", "3 fields", true},
+		{"four fields, as before SSH_CONNECTION", "0\x00u\x00t\x00r\x00s\x00", "4 fields", true},
+		{"the format before the argument count", "u\x00t\x00r\x00s\x00c\x00debug\x00", "not a number", false},
+		{"a field too many", "0\x00u\x00t\x00r\x00s\x00c\x00a\x00", "more than 5", true},
+		{"one byte over MaxRequest", string(max) + "\x00", "larger", true},
+		{"far over MaxRequest", "1\x00" + strings.Repeat("a", MaxRequest), "larger", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := ReadRequest(strings.NewReader(tt.in))
+			prepared := false
+			req, err := ReadRequest(strings.NewReader(tt.in), func([]string) { prepared = true })
 			if err == nil {
 				t.Fatalf("ReadRequest succeeded with %+v, want an error", req)
 			}
@@ -84,6 +97,9 @@ func TestReadRequestRejects(t *testing.T) {
 			}
 			if !reflect.DeepEqual(req, Request{}) {
 				t.Errorf("ReadRequest returned %+v with its error", req)
+			}
+			if prepared != tt.prepares {
+				t.Errorf("prepare called: %v, want %v", prepared, tt.prepares)
 			}
 		})
 	}
@@ -251,15 +267,15 @@ func TestClip(t *testing.T) {
 // what it accepts encodes back to the same bytes.
 func FuzzReadRequest(f *testing.F) {
 	for _, s := range []string{
-		"", "\x00", "\x00\x00\x00\x00", "u\x00t\x00r\x00s\x00", "u\x00t\x00r\x00s\x00c\x00",
-		"alice\x000d2c6a3e-5f4b-4c1d-9e8f-7a6b5c4d3e2f\x0010.1.2.3\x00sshd\x0010.1.2.3 5000 10.1.2.4 22\x00config=/etc/x.hcl\x00debug\x00",
-		"u\x00t\x00r\x00", "u\x00t\x00r\x00s", "\x00\x00\x00\x00\x00\x00",
-		"José\x00пароль\x00::1\x00日本\x00",
+		"", "\x00", "0\x00\x00\x00\x00", "0\x00u\x00t\x00r\x00s\x00", "0\x00u\x00t\x00r\x00s\x00c\x00",
+		"2\x00config=/etc/x.hcl\x00debug\x00alice\x000d2c6a3e-5f4b-4c1d-9e8f-7a6b5c4d3e2f\x0010.1.2.3\x00sshd\x0010.1.2.3 5000 10.1.2.4 22\x00",
+		"0\x00u\x00t\x00r\x00", "1\x00u\x00t\x00r\x00s", "0\x00\x00\x00\x00\x00\x00",
+		"1\x00a\x00José\x00пароль\x00::1\x00日本\x00\x00", "u\x00t\x00r\x00s\x00c\x00",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		req, err := ReadRequest(bytes.NewReader(in))
+		req, err := ReadRequest(bytes.NewReader(in), nil)
 		if err != nil {
 			return
 		}

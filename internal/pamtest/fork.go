@@ -12,13 +12,13 @@ import (
 )
 
 // ForkRun is one run of the fork harness, test/pamtester/testdata/
-// forkharness.c: the PAM codes the parent, its second thread and the child
-// printed, as decimal numbers ("" for a parent or thread that did not
-// authenticate, "hang" for a child without a verdict in time), and the
-// whole Outcome.
+// forkharness.c: the PAM codes the first login, the parent, its second
+// thread and the child printed, as decimal numbers ("" for one that did not
+// authenticate, "hang" for a parent or child without a verdict in time),
+// and the whole Outcome.
 type ForkRun struct {
 	Outcome
-	Parent, Thread, Child string
+	First, Parent, Thread, Child string
 }
 
 var forkHarness struct {
@@ -50,6 +50,21 @@ func ForkDuringLoad(t testing.TB, limit time.Duration, env []string, delay time.
 	return runForkHarness(t, limit, env, "-thread", us, threadToken, service, user, childToken)
 }
 
+// ForkInConversation runs the fork harness so that the host forks during
+// the conversation, from inside its conversation function, delay after the
+// module asked for the token: the parent answers parentToken and the child
+// childToken, and each goes on to its verdict. With a firstToken other than
+// "", a process authenticates with it first (which loads the engine) and
+// forks the process that does all that.
+func ForkInConversation(t testing.TB, limit time.Duration, env []string, delay time.Duration, firstToken, service, user, childToken, parentToken string) ForkRun {
+	t.Helper()
+	if firstToken == "" {
+		firstToken = "-"
+	}
+	us := strconv.FormatInt(delay.Microseconds(), 10)
+	return runForkHarness(t, limit, env, "-conv", us, firstToken, service, user, childToken, parentToken)
+}
+
 func runForkHarness(t testing.TB, limit time.Duration, env []string, args ...string) ForkRun {
 	t.Helper()
 	forkHarness.once.Do(func() { forkHarness.path, forkHarness.err = compileForkHarness() })
@@ -61,6 +76,9 @@ func runForkHarness(t testing.TB, limit time.Duration, env []string, args ...str
 		t.Fatalf("fork harness: exit status %d\n%s", r.ExitCode, r.Output)
 	}
 	for _, line := range strings.Split(r.Output, "\n") {
+		if v, ok := strings.CutPrefix(line, "first "); ok {
+			r.First = v
+		}
 		if v, ok := strings.CutPrefix(line, "parent "); ok {
 			r.Parent = v
 		}

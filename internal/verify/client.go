@@ -34,6 +34,7 @@ type Client struct {
 	timeout   time.Duration // bounds a request whose context has no deadline
 	token     string        // sent as X-Vault-Token when set (WithToken)
 	http      *http.Client
+	early     *early // the connection Preconnect opens; shared by copies
 }
 
 // NewClient builds a client from cfg alone. It reads the CA files named by
@@ -69,9 +70,23 @@ func NewClient(cfg *config.Config) (*Client, error) {
 			return dialer.DialContext(ctx, "unix", socket)
 		}
 	}
+	e := &early{
+		dial:    dial,
+		dialTLS: tlsDialer(dial, tlsConf, cfg.Timeout),
+		addr:    transportAddr(bases[0]),
+		tls:     bases[0].Scheme == "https",
+		timeout: cfg.Timeout,
+		maxAge:  EarlyMaxAge,
+	}
+	// The transport dials through e, which hands it the connection
+	// Preconnect opened when that is the one it asks for, and dials as
+	// usual otherwise. For https e does the TLS handshake, with tlsConf, as
+	// the transport would; tlsConf stays on the transport for
+	// PeerCertificates.
 	transport := &http.Transport{
 		Proxy:                  nil, // never HTTP_PROXY and friends
-		DialContext:            dial,
+		DialContext:            e.dialContext,
+		DialTLSContext:         e.dialTLSContext,
 		TLSClientConfig:        tlsConf,
 		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
@@ -86,6 +101,7 @@ func NewClient(cfg *config.Config) (*Client, error) {
 		namespace: cfg.Namespace,
 		socket:    socket,
 		timeout:   cfg.Timeout,
+		early:     e,
 		http: &http.Client{
 			Transport: transport,
 			// A redirect would carry the OTP to an address the operator did

@@ -111,7 +111,9 @@ func (v *vault) otps(t *testing.T, dir string, n int) string {
 
 // stack writes, in a new directory under dir, a config for v and a PAM
 // service "vault" whose one auth line is module with that config, the dev
-// argument and args. It returns the directory, for pam_start_confdir.
+// argument and args, and a service "vault-totp" that runs the same line in
+// TOTP mode, for conversations that are abandoned. It returns the
+// directory, for pam_start_confdir.
 func (v *vault) stack(t *testing.T, dir, module string, args ...string) string {
 	t.Helper()
 	confdir, err := os.MkdirTemp(dir, "pam.d-")
@@ -130,19 +132,33 @@ func (v *vault) stack(t *testing.T, dir, module string, args ...string) string {
 	if _, err := services.Write("vault", line); err != nil {
 		t.Fatal(err)
 	}
+	// The token file is read only once a code has come, which never
+	// happens on this service.
+	totp, err := pamtest.WriteConfig(dir, filepath.Base(confdir)+"-totp",
+		pamtest.ConfigText(v.Addr, mount, role, "5s", `token_file = "/nonexistent/token"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line = strings.Join(append([]string{"auth requisite", module, "config=" + totp, "dev", "totp"}, args...), " ")
+	if _, err := services.Write("vault-totp", line); err != nil {
+		t.Fatal(err)
+	}
 	return confdir
 }
 
 // sample is one line of the cycles program's report.
 type sample struct {
-	cycle int
-	fds   int
-	rssKB int
+	cycle    int
+	fds      int
+	rssKB    int
+	threads  int
+	children int
 }
 
 // summary is the cycles program's last line.
 type summary struct {
 	cycles, success, authErr, unexpected, logs, debugLogs, otherLogs int
+	convErr, incomplete                                              int
 }
 
 // runCycles runs the cycles program and parses its report. The run is
@@ -171,11 +187,13 @@ func runCycles(t *testing.T, bin string, env []string, limit time.Duration, args
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
-		case len(f) == 6 && f[0] == "cycle":
-			samples = append(samples, sample{cycle: atoi(t, f[1]), fds: atoi(t, f[3]), rssKB: atoi(t, f[5])})
-		case len(f) == 15 && f[0] == "done":
+		case len(f) == 10 && f[0] == "cycle":
+			samples = append(samples, sample{cycle: atoi(t, f[1]), fds: atoi(t, f[3]), rssKB: atoi(t, f[5]),
+				threads: atoi(t, f[7]), children: atoi(t, f[9])})
+		case len(f) == 19 && f[0] == "done":
 			sum = summary{cycles: atoi(t, f[2]), success: atoi(t, f[4]), authErr: atoi(t, f[6]),
-				unexpected: atoi(t, f[8]), logs: atoi(t, f[10]), debugLogs: atoi(t, f[12]), otherLogs: atoi(t, f[14])}
+				unexpected: atoi(t, f[8]), logs: atoi(t, f[10]), debugLogs: atoi(t, f[12]), otherLogs: atoi(t, f[14]),
+				convErr: atoi(t, f[16]), incomplete: atoi(t, f[18])}
 			done = true
 		}
 	}
@@ -209,33 +227,60 @@ func tail(s string) string {
 // growth is one leak run's parameters and bounds.
 type growth struct {
 	cycles, every, report int
+	// failEvery makes every failEvery-th cycle that is not a valid one
+	// fail its conversation (PAM_CONV_ERR and, abandoned on the TOTP
+	// service, PAM_INCOMPLETE, in turn); 0 for none.
+	failEvery int
 	// warm is the cycle after which nothing may grow any more.
 	warm int
 	// maxRSSGrowthKB bounds VmRSS growth from cycle warm to the end.
 	maxRSSGrowthKB int
 }
 
+// failures returns how many cycles of g fail their conversation with
+// PAM_CONV_ERR and with PAM_CONV_AGAIN, as the cycles program chooses them.
+func (g growth) failures() (convErr, incomplete int) {
+	for i := 1; g.failEvery > 0 && i <= g.cycles; i++ {
+		if i%g.every != 0 && i%g.failEvery == 0 {
+			if (i/g.failEvery)%2 == 1 {
+				convErr++
+			} else {
+				incomplete++
+			}
+		}
+	}
+	return convErr, incomplete
+}
+
 // check logs every sample and fails t when the verdicts were not all as
-// expected, when the module did not log exactly one line per attempt,
+// expected, when the module did not log exactly one line per attempt
+// (none for an abandoned one), when a child process was left unreaped,
 // when the open descriptors after warm-up differ from their count at
-// cycle warm, or when resident memory grew more than g allows.
+// cycle warm, when the threads grew after it, or when resident memory grew
+// more than g allows.
 func (g growth) check(t *testing.T, samples []sample, sum summary) {
 	t.Helper()
 	var base *sample
 	for i, s := range samples {
-		t.Logf("cycle %6d: %3d open fds, VmRSS %6d kB", s.cycle, s.fds, s.rssKB)
+		t.Logf("cycle %6d: %3d open fds, VmRSS %6d kB, %3d threads, %d children", s.cycle, s.fds, s.rssKB, s.threads, s.children)
 		if s.cycle == g.warm {
 			base = &samples[i]
 		}
+		if s.children != 0 {
+			t.Errorf("cycle %d: %d child processes left", s.cycle, s.children)
+		}
 	}
-	t.Logf("%d cycles: %d PAM_SUCCESS, %d PAM_AUTH_ERR, %d unexpected; %d log lines above LOG_DEBUG",
-		sum.cycles, sum.success, sum.authErr, sum.unexpected, sum.logs)
+	convErr, incomplete := g.failures()
+	t.Logf("%d cycles: %d PAM_SUCCESS, %d PAM_AUTH_ERR, %d PAM_CONV_ERR, %d PAM_INCOMPLETE, %d unexpected; %d log lines above LOG_DEBUG",
+		sum.cycles, sum.success, sum.authErr, sum.convErr, sum.incomplete, sum.unexpected, sum.logs)
 	if want := g.cycles / g.every; sum.cycles != g.cycles || sum.success != want ||
-		sum.authErr != g.cycles-want || sum.unexpected != 0 {
-		t.Errorf("verdicts: %+v; want %d cycles, %d successes, the rest PAM_AUTH_ERR", sum, g.cycles, want)
+		sum.convErr != convErr || sum.incomplete != incomplete ||
+		sum.authErr != g.cycles-want-convErr-incomplete || sum.unexpected != 0 {
+		t.Errorf("verdicts: %+v; want %d cycles, %d successes, %d PAM_CONV_ERR, %d PAM_INCOMPLETE, the rest PAM_AUTH_ERR",
+			sum, g.cycles, want, convErr, incomplete)
 	}
-	if sum.logs != g.cycles {
-		t.Errorf("%d log lines above LOG_DEBUG for %d attempts, want exactly one each", sum.logs, g.cycles)
+	if want := g.cycles - incomplete; sum.logs != want {
+		t.Errorf("%d log lines above LOG_DEBUG for %d attempts that ended (%d abandoned), want exactly one each", sum.logs, want, incomplete)
 	}
 	if sum.otherLogs != 0 {
 		t.Errorf("libpam logged %d lines of its own; run the cycles program with CYCLES_VERBOSE=1 to see them", sum.otherLogs)
@@ -257,40 +302,48 @@ func (g growth) check(t *testing.T, samples []sample, sum summary) {
 	}
 }
 
+// maxThreadGrowth bounds how many threads a process may gain after
+// warm-up.
+const maxThreadGrowth = 4
+
 // TestTenThousandLogins runs 10,000 pam_start/pam_authenticate/pam_end
 // cycles in one process through real libpam against a real Vault, with the
 // engine loaded in process (in_process): every 100th answers with a valid OTP, the rest
 // with well-formed OTPs Vault never issued (each still a round trip to
-// Vault). After 2,000 cycles of warm-up the open descriptors must not
-// change and resident memory must grow less than 16 MiB.
+// Vault), and every 10th of the others fails or abandons its conversation
+// while the module's early work is connecting to Vault, or after, which
+// must cancel it. After 2,000 cycles of warm-up the open descriptors must
+// not change, the threads must not grow, no child process may be left,
+// and resident memory must grow less than 16 MiB.
 func TestTenThousandLogins(t *testing.T) {
 	build := pamtest.Stage(t, "", "pam_vault.so", "pam_vault_go.so", "pam-vault-check")
 	v := startVault(t)
 	dir := t.TempDir()
 	bin := compile(t, dir, "cycles")
-	g := growth{cycles: 10000, every: 100, report: 1000, warm: 2000, maxRSSGrowthKB: 16 << 10}
+	g := growth{cycles: 10000, every: 100, report: 1000, warm: 2000, failEvery: 10, maxRSSGrowthKB: 16 << 10}
 	confdir := v.stack(t, dir, filepath.Join(build, "pam_vault.so"), "in_process")
 	otps := v.otps(t, dir, g.cycles/g.every)
 	samples, sum := runCycles(t, bin, nil, 10*time.Minute, confdir, "vault", user,
-		strconv.Itoa(g.cycles), strconv.Itoa(g.every), otps, strconv.Itoa(g.report))
+		strconv.Itoa(g.cycles), strconv.Itoa(g.every), otps, strconv.Itoa(g.report), strconv.Itoa(g.failEvery), "vault-totp")
 	g.check(t, samples, sum)
 }
 
 // TestHelperPathLogins runs 1,000 cycles with the helper argument, so that
 // each verdict comes from a pam-vault-check helper process: the socket
-// pair, the child and its reaping must not leak. The engine is never loaded
+// pair, the child and its reaping must not leak, nor a helper whose
+// conversation failed (every 10th other cycle). The engine is never loaded
 // into this process, which stays small: after 200 cycles of warm-up the
-// open descriptors must not change and resident memory must grow less than
-// 1 MiB.
+// open descriptors and threads must not change, no child process may be
+// left, and resident memory must grow less than 1 MiB.
 func TestHelperPathLogins(t *testing.T) {
 	build := pamtest.Stage(t, "", "pam_vault.so", "pam-vault-check")
 	v := startVault(t)
 	dir := t.TempDir()
 	bin := compile(t, dir, "cycles")
-	g := growth{cycles: 1000, every: 100, report: 100, warm: 200, maxRSSGrowthKB: 1 << 10}
+	g := growth{cycles: 1000, every: 100, report: 100, warm: 200, failEvery: 10, maxRSSGrowthKB: 1 << 10}
 	confdir := v.stack(t, dir, filepath.Join(build, "pam_vault.so"), "helper")
 	otps := v.otps(t, dir, g.cycles/g.every)
 	samples, sum := runCycles(t, bin, nil, 10*time.Minute, confdir, "vault", user,
-		strconv.Itoa(g.cycles), strconv.Itoa(g.every), otps, strconv.Itoa(g.report))
+		strconv.Itoa(g.cycles), strconv.Itoa(g.every), otps, strconv.Itoa(g.report), strconv.Itoa(g.failEvery), "vault-totp")
 	g.check(t, samples, sum)
 }

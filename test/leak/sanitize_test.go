@@ -94,8 +94,9 @@ func clean(t *testing.T, what string, code int, output string) {
 // TestSanitizers runs real logins through the adapter and the fork harness
 // built with AddressSanitizer and UndefinedBehaviorSanitizer (make asan),
 // against a real Vault: the engine in process (itself built with go build
-// -asan), the helper process, Vault down, a broken config, and the fork
-// harness's in-process child and helper paths. Any sanitizer report fails
+// -asan), the helper process, Vault down, a broken config, a failed
+// conversation, and the fork harness's in-process child and helper paths,
+// with forks during the conversation among them. Any sanitizer report fails
 // the test. A canary module with deliberate faults shows that this setup
 // does report them.
 func TestSanitizers(t *testing.T) {
@@ -193,6 +194,41 @@ func TestSanitizers(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %s, no sanitizer report", tc.name, strings.Join(tc.want, ", "))
+		}
+	})
+
+	t.Run("fork during the conversation", func(t *testing.T) {
+		harness := filepath.Join(s.build, "forkharness")
+		for _, tc := range []struct {
+			name, service, first string
+			delay                string // microseconds
+		}{
+			{"in process, early work under way", inProcess, "-", "0"},
+			{"in process, early work done", inProcess, "-", "300000"},
+			{"helper, starting", helper, "-", "0"},
+			{"engine loaded by an ancestor", inProcess, "hunter2", "0"},
+		} {
+			code, out := s.run(t, "", nil, harness, "-conv", tc.delay, tc.first, tc.service, user, otp(t), otp(t))
+			clean(t, tc.name, code, out)
+			for _, w := range []string{"parent 0", "child 0"} {
+				if !regexp.MustCompile(`(?m)^` + w + `$`).MatchString(out) {
+					t.Fatalf("%s: exit %d, no line %q\n%s", tc.name, code, w, out)
+				}
+			}
+			t.Logf("%s: parent 0, child 0, no sanitizer report", tc.name)
+		}
+	})
+
+	t.Run("conversation fails", func(t *testing.T) {
+		// pamtester's conversation fails at the end of its input: the
+		// early work is cancelled.
+		for _, svc := range []string{inProcess, helper} {
+			code, out := s.run(t, "", nil, "pamtester", "-v", svc, user, "authenticate")
+			clean(t, svc, code, out)
+			if !strings.Contains(out, "cannot obtain the one-time password") {
+				t.Fatalf("%s: the conversation did not fail:\n%s", svc, out)
+			}
+			t.Logf("%s: conversation failed, no sanitizer report", svc)
 		}
 	})
 

@@ -205,3 +205,60 @@ func TestForkDuringFirstLoadNeverHangs(t *testing.T) {
 	}
 	t.Logf("paths taken by the thread and the child: %v", paths)
 }
+
+// TestForkDuringConversation forks the host from inside its conversation
+// function, while the module's early work (engine load, config, the
+// connection to Vault, or the helper's start) may still be under way, and
+// after it has ended: a delay of 0 forks at once, the longest delay after
+// the work is done. The parent and the child each answer with a token of
+// their own and must each reach the verdict it deserves, on the
+// in-process path, the helper path (the helper argument), and the path of
+// a process whose engine an ancestor loaded. The child never calls into
+// its parent's engine or uses its helper: it does the work again itself.
+func TestForkDuringConversation(t *testing.T) {
+	e := setup(t)
+	inProcess := e.vaultService(t, "convfork", e.configText(), "debug")
+	helper := e.vaultService(t, "convfork-helper", e.configText(), "helper", "debug")
+	valid := func() string { return e.otp(t, role, testUser, "127.0.0.1") }
+	delays := []time.Duration{0, time.Millisecond, 4 * time.Millisecond, 300 * time.Millisecond}
+	env := pamtest.WrapperEnv(e.serviceDir, 3)
+	paths := map[string]int{}
+	for _, tc := range []struct {
+		path, service string
+		ancestor      bool // a first login loads the engine in an ancestor
+	}{
+		{"in process", inProcess, false},
+		{"helper argument", helper, false},
+		{"engine loaded by an ancestor", inProcess, true},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			for i, delay := range delays {
+				// Alternate which side gets the token Vault refuses.
+				parentToken, parentWant := valid(), codeSuccess
+				childToken, childWant := valid(), codeSuccess
+				switch i % 3 {
+				case 1:
+					childToken, childWant = e.otp(t, role, "bob", "127.0.0.1"), codeAuthErr
+				case 2:
+					parentToken, parentWant = "hunter2", codeAuthErr
+				}
+				first, attempts := "", 2
+				if tc.ancestor {
+					first, attempts = "not-an-otp", 3
+				}
+				r := pamtest.ForkInConversation(t, 0, env, delay, first, tc.service, testUser, childToken, parentToken)
+				journal.Record(t, attempts, []string{parentToken, childToken}, r.Syslog)
+				if r.Parent != parentWant || r.Child != childWant || (tc.ancestor && r.First != codeAuthErr) {
+					t.Fatalf("fork %s into the conversation: first %q, parent %q, child %q; want %q, %q\n%s",
+						delay, r.First, r.Parent, r.Child, parentWant, childWant, r.Output)
+				}
+				for _, line := range r.SyslogTexts() {
+					if strings.Contains(line, "verifying in") {
+						paths[line]++
+					}
+				}
+			}
+		})
+	}
+	t.Logf("paths taken: %v", paths)
+}

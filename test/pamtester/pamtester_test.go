@@ -242,13 +242,32 @@ func TestUnknownArgumentIsLoggedAndIgnored(t *testing.T) {
 	logged(t, o, "accepted Vault OTP", "nosuchoption")
 }
 
+// TestConversationFailureIsConvErr: a conversation that fails gives
+// PAM_CONV_ERR on either path. The module connected to Vault, or started
+// the helper that did, before it asked; Vault still sees no request, from
+// a failed conversation or from a token of the wrong shape.
 func TestConversationFailureIsConvErr(t *testing.T) {
 	e := setup(t)
-	svc := e.vaultService(t, "conv", e.configText())
-	// No input at all: the conversation cannot get a password.
-	o := e.pamtester(t, svc, testUser, "", nil)
-	expect(t, o, "Conversation error")
-	logged(t, o, "cannot obtain the one-time password")
+	before := e.auditedRequests(t, mount+"/verify")
+	for _, svc := range []string{
+		e.vaultService(t, "conv", e.configText()),
+		e.vaultService(t, "conv-helper", e.configText(), "helper"),
+	} {
+		// No input at all: the conversation cannot get a password.
+		o := e.pamtester(t, svc, testUser, "", nil)
+		expect(t, o, "Conversation error")
+		logged(t, o, "cannot obtain the one-time password")
+		o = e.pamtester(t, svc, testUser, "hunter2\n", nil)
+		expect(t, o, authErr)
+	}
+	if n := e.auditedRequests(t, mount+"/verify") - before; n != 0 {
+		t.Fatalf("Vault's audit log shows %d verify requests after failed conversations and a password", n)
+	}
+	otp := e.otp(t, role, testUser, "127.0.0.1")
+	expect(t, e.pamtester(t, e.vaultService(t, "conv-ok", e.configText()), testUser, otp+"\n", nil), pamtesterOK)
+	if n := e.auditedRequests(t, mount+"/verify") - before; n != 1 {
+		t.Fatalf("Vault's audit log shows %d verify requests for one OTP; it cannot prove anything", n)
+	}
 }
 
 // TestGoRuntimeVariablesSendToHelper: GODEBUG and friends would be read by

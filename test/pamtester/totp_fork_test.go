@@ -1,8 +1,10 @@
 package pamtester
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"pam_vault/internal/pamtest"
 )
@@ -63,6 +65,44 @@ func TestTOTPForkAndHelperAgree(t *testing.T) {
 					pamtest.Logged(t, r.SyslogTexts(), "verifying in a helper process")
 				} else {
 					pamtest.Logged(t, r.SyslogTexts(), "verifying in process")
+				}
+			}
+		})
+	}
+}
+
+// TestTOTPForkDuringConversation forks the host from inside its
+// conversation, as TestForkDuringConversation does for OTPs, in TOTP mode
+// on each path: the parent answers with a wrong code, the child with the
+// valid one, and each gets its own verdict.
+func TestTOTPForkDuringConversation(t *testing.T) {
+	e := setup(t)
+	e.totpSetup(t)
+	env := pamtest.WrapperEnv(e.serviceDir, 3)
+	for _, tc := range []struct {
+		path     string
+		args     []string
+		ancestor bool
+	}{
+		{"in process", []string{"debug"}, false},
+		{"helper argument", []string{"debug", "helper"}, false},
+		{"engine loaded by an ancestor", []string{"debug"}, true},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			svc := e.totpService(t, "totp-convfork-"+strings.ReplaceAll(tc.path, " ", "-"), tc.args...)
+			for _, delay := range []time.Duration{0, 300 * time.Millisecond} {
+				// A key of its own per run: each valid code is taken once.
+				k := e.totpKey(t, fmt.Sprintf("convfork%d%d", len(tc.path), delay/time.Millisecond), 6)
+				first, attempts := "", 2
+				if tc.ancestor {
+					first, attempts = "not-a-code", 3
+				}
+				good, bad := code(t, k), wrongCode(t, k)
+				r := pamtest.ForkInConversation(t, 0, env, delay, first, svc, k.Name, good, bad)
+				journal.Record(t, attempts, []string{good, bad}, r.Syslog)
+				if r.Parent != codeAuthErr || r.Child != codeSuccess {
+					t.Fatalf("fork %s into the conversation: parent %q, child %q; want %q, %q\n%s",
+						delay, r.Parent, r.Child, codeAuthErr, codeSuccess, r.Output)
 				}
 			}
 		})

@@ -4,23 +4,34 @@
  * reports the process's open file descriptors and resident memory as it
  * goes, so that a leak per attempt shows as growth.
  *
- *   cycles CONFDIR SERVICE USER CYCLES EVERY OTPFILE REPORT
+ *   cycles CONFDIR SERVICE USER CYCLES EVERY OTPFILE REPORT [FAIL_EVERY ABANDON_SERVICE]
  *
  * Cycle i (from 1) runs pam_start_confdir(SERVICE, CONFDIR), pam_set_item
  * (PAM_RHOST, PAM_TTY), pam_authenticate and pam_end. Every EVERY-th cycle
  * answers the prompt with the next OTP from OTPFILE (one per line; Vault
  * issued them, so they are valid); the others answer with a well-formed
- * UUID that Vault never issued, which still goes to Vault and back.
+ * UUID that Vault never issued, which still goes to Vault and back. With
+ * FAIL_EVERY, every FAIL_EVERY-th cycle that is not a valid one fails the
+ * conversation instead, while the module's early work is under way or
+ * after it has connected to Vault, at once or after 2 ms: in turn the
+ * conversation returns PAM_CONV_ERR (pam_authenticate gives PAM_CONV_ERR),
+ * or PAM_CONV_AGAIN on ABANDON_SERVICE, whose module asks with pam_prompt
+ * (TOTP mode: pam_get_authtok would make it a failed conversation), so
+ * that pam_authenticate gives PAM_INCOMPLETE and the handle is ended
+ * without a verdict. libpam's own line for a failed conversation, which
+ * carries the module's prefix, is not counted as the module's.
  *
  * Every REPORT cycles it prints
- *     cycle <i> fds <open descriptors> rss_kb <VmRSS>
- * and at the end
- *     done cycles <n> success <n> auth_err <n> unexpected <n> logs <n> debug_logs <n> other_logs <n>
- * where unexpected counts verdicts other than PAM_SUCCESS for a valid OTP
- * and PAM_AUTH_ERR for an unknown one, logs and debug_logs count the
- * module's syslog lines above and at LOG_DEBUG, and other_logs the lines
- * of anything else (libpam itself). Syslog calls are caught here (see below), so ten
- * thousand attempts do not flood the host's log.
+ *     cycle <i> fds <open descriptors> rss_kb <VmRSS> threads <n> children <n>
+ * (its threads, and its child processes, such as helpers not reaped) and
+ * at the end
+ *     done cycles <n> success <n> auth_err <n> unexpected <n> logs <n> debug_logs <n> other_logs <n> conv_err <n> incomplete <n>
+ * where unexpected counts verdicts other than PAM_SUCCESS for a valid OTP,
+ * PAM_AUTH_ERR for an unknown one and the failed conversation's code for
+ * the others, logs and debug_logs count the module's syslog lines above and
+ * at LOG_DEBUG, and other_logs the lines of anything else (libpam itself).
+ * Syslog calls are caught here (see below), so ten thousand attempts do not
+ * flood the host's log.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -49,8 +60,11 @@ static void catch_log(int priority, const char *format, va_list ap)
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), format, ap);
+	const char *end = line + strlen(line) - strlen("): conversation failed");
 	if (strncmp(line, "pam_vault(", strlen("pam_vault(")) != 0)
 		other_logs++;
+	else if (end > line && strcmp(end, "): conversation failed") == 0)
+		; /* pam_get_authtok's, for the module's failed conversation */
 	else if ((priority & LOG_PRIMASK) == LOG_DEBUG)
 		debug_logs++;
 	else
@@ -121,6 +135,67 @@ static int settled_fds(void)
 	return best;
 }
 
+/* The threads of this process. */
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *ent;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((ent = readdir(d)) != NULL)
+		n += ent->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The child processes of this process, from each thread's children file. */
+static int count_children(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *ent;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((ent = readdir(d)) != NULL) {
+		char path[300];
+		if (ent->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", ent->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		long pid;
+		while (fscanf(f, "%ld", &pid) == 1)
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* How a failing cycle's conversation fails. */
+struct failure {
+	int code;
+	long delay_us;
+};
+
+/* A conversation that fails with the given code after the given pause. */
+static int conv_failing(int n, const struct pam_message **msg,
+			struct pam_response **resp, void *data)
+{
+	const struct failure *f = data;
+	struct timespec pause = {0, f->delay_us * 1000};
+
+	(void)n;
+	(void)msg;
+	(void)resp;
+	nanosleep(&pause, NULL);
+	return f->code;
+}
+
 /* xorshift64*: reproducible, well-formed, never-issued OTPs. */
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
@@ -144,13 +219,15 @@ static void unknown_otp(char out[37])
 
 int main(int argc, char **argv)
 {
-	if (argc != 8) {
-		fprintf(stderr, "usage: %s CONFDIR SERVICE USER CYCLES EVERY OTPFILE REPORT\n", argv[0]);
+	if (argc != 8 && argc != 10) {
+		fprintf(stderr, "usage: %s CONFDIR SERVICE USER CYCLES EVERY OTPFILE REPORT [FAIL_EVERY ABANDON_SERVICE]\n", argv[0]);
 		return 64;
 	}
 	const char *confdir = argv[1], *service = argv[2], *user = argv[3];
 	long cycles = atol(argv[4]), every = atol(argv[5]), report = atol(argv[7]);
-	if (cycles <= 0 || every <= 0 || report <= 0) {
+	long fail_every = argc == 10 ? atol(argv[8]) : 0;
+	const char *abandon_service = argc == 10 ? argv[9] : NULL;
+	if (cycles <= 0 || every <= 0 || report <= 0 || fail_every < 0) {
 		fprintf(stderr, "CYCLES, EVERY and REPORT must be positive\n");
 		return 64;
 	}
@@ -159,13 +236,24 @@ int main(int argc, char **argv)
 		perror(argv[6]);
 		return 1;
 	}
-	long success = 0, auth_err = 0, unexpected = 0;
+	long success = 0, auth_err = 0, unexpected = 0, conv_err = 0, incomplete = 0;
 	char valid[64], unknown[37];
 
 	for (long i = 1; i <= cycles; i++) {
 		struct pam_conv conv = {harness_answer, NULL};
+		struct failure failure;
+		const char *svc = service;
 		int want;
-		if (i % every == 0) {
+		if (i % every != 0 && fail_every > 0 && i % fail_every == 0) {
+			long k = i / fail_every;
+			failure.code = k % 2 ? PAM_CONV_ERR : PAM_CONV_AGAIN;
+			failure.delay_us = (k / 2) % 2 ? 2000 : 0;
+			conv.conv = conv_failing;
+			conv.appdata_ptr = &failure;
+			want = k % 2 ? PAM_CONV_ERR : PAM_INCOMPLETE;
+			if (want == PAM_INCOMPLETE)
+				svc = abandon_service;
+		} else if (i % every == 0) {
 			if (fgets(valid, sizeof(valid), otps) == NULL) {
 				fprintf(stderr, "cycle %ld: %s has no OTP left\n", i, argv[6]);
 				return 1;
@@ -179,7 +267,7 @@ int main(int argc, char **argv)
 			want = PAM_AUTH_ERR;
 		}
 		pam_handle_t *pamh = NULL;
-		int rc = pam_start_confdir(service, user, &conv, confdir, &pamh);
+		int rc = pam_start_confdir(svc, user, &conv, confdir, &pamh);
 		if (rc != PAM_SUCCESS) {
 			fprintf(stderr, "cycle %ld: pam_start_confdir: %d\n", i, rc);
 			return 1;
@@ -194,6 +282,10 @@ int main(int argc, char **argv)
 			success++;
 		else if (rc == PAM_AUTH_ERR)
 			auth_err++;
+		else if (rc == PAM_CONV_ERR)
+			conv_err++;
+		else if (rc == PAM_INCOMPLETE)
+			incomplete++;
 		if (rc != want && unexpected++ < 5)
 			fprintf(stderr, "cycle %ld: got %d (%s), want %d\n", i, rc,
 				pam_strerror(pamh, rc), want);
@@ -203,12 +295,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (i % report == 0) {
-			printf("cycle %ld fds %d rss_kb %ld\n", i, settled_fds(), harness_status_kb("VmRSS"));
+			int fds = settled_fds();
+			printf("cycle %ld fds %d rss_kb %ld threads %d children %d\n", i, fds,
+			       harness_status_kb("VmRSS"), count_threads(), count_children());
 			fflush(stdout);
 		}
 	}
 	fclose(otps);
-	printf("done cycles %ld success %ld auth_err %ld unexpected %ld logs %ld debug_logs %ld other_logs %ld\n",
-	       cycles, success, auth_err, unexpected, logs, debug_logs, other_logs);
+	printf("done cycles %ld success %ld auth_err %ld unexpected %ld logs %ld debug_logs %ld other_logs %ld conv_err %ld incomplete %ld\n",
+	       cycles, success, auth_err, unexpected, logs, debug_logs, other_logs, conv_err, incomplete);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * enginepanic calls the engine's exported function the way the adapter does,
+ * enginepanic calls the engine's pam_vault_finish the way the adapter does,
  * but with a NULL request, so that the Go side panics on its first read.
  * The panic must stop at the exported boundary: this C process must go on,
  * holding a PAM_SERVICE_ERR verdict.
@@ -22,13 +22,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dlopen: %s\n", dlerror());
 		return 1;
 	}
-	pam_vault_decide_fn decide = (pam_vault_decide_fn)dlsym(h, PAM_VAULT_DECIDE_SYMBOL);
-	if (decide == NULL) {
+	pam_vault_finish_fn finish = (pam_vault_finish_fn)dlsym(h, PAM_VAULT_FINISH_SYMBOL);
+	if (finish == NULL) {
 		fprintf(stderr, "dlsym: %s\n", dlerror());
 		return 1;
 	}
 	struct pam_vault_verdict verdict = {.result = -1};
-	decide(NULL, &verdict);
+	finish(0, NULL, &verdict);
 	printf("result %d\nlog %s\n", verdict.result, verdict.log);
 	printf("still running\n");
 	return 0;
