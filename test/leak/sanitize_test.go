@@ -203,8 +203,8 @@ func TestSanitizers(t *testing.T) {
 			name, service, first string
 			delay                string // microseconds
 		}{
-			{"in process, early work under way", inProcess, "-", "0"},
-			{"in process, early work done", inProcess, "-", "300000"},
+			{"in process, connection under way", inProcess, "-", "0"},
+			{"in process, connection open", inProcess, "-", "300000"},
 			{"helper, starting", helper, "-", "0"},
 			{"engine loaded by an ancestor", inProcess, "hunter2", "0"},
 		} {

@@ -207,10 +207,10 @@ func TestForkDuringFirstLoadNeverHangs(t *testing.T) {
 }
 
 // TestForkDuringConversation forks the host from inside its conversation
-// function, while the module's early work (engine load, config, the
-// connection to Vault, or the helper's start) may still be under way, and
-// after it has ended: a delay of 0 forks at once, the longest delay after
-// the work is done. The parent and the child each answer with a token of
+// function, while what the module started before the prompt (the
+// connection to Vault in the engine's threads, or the helper reading its
+// config and connecting) may still be under way, and after it has ended: a
+// delay of 0 forks at once, the longest delay after all of it is done. The parent and the child each answer with a token of
 // their own and must each reach the verdict it deserves, on the
 // in-process path, the helper path (the helper argument), and the path of
 // a process whose engine an ancestor loaded. The child never calls into
