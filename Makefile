@@ -206,5 +206,7 @@ clean:
 # and logins per second through sshd, against a local Vault. Prints a table
 # and writes docs/bench/RESULTS.md and docs/bench/latency.png. Needs root
 # (sshd); takes a few minutes.
+# BENCH_FLAGS passes options to the benchmark, e.g. -baseline DIR to
+# measure another build's token-to-verdict paths beside this one's.
 bench: deps all
-	cd bench && VAULT_BIN="$$(../scripts/vault-bin.sh)" $(GO) run . -root ..
+	cd bench && VAULT_BIN="$$(../scripts/vault-bin.sh)" $(GO) run . -root .. $(BENCH_FLAGS)

@@ -46,6 +46,19 @@ type lab struct {
 	proxy      *transport   // the http Vault through Vault Proxy's unix socket: TOTP
 	confdir    string       // PAM service files for pam_start_confdir
 	env        []string
+	// baseline is another build's directory (its pam_vault.so,
+	// pam_vault_go.so and pam-vault-check), whose token-to-verdict paths
+	// are measured beside this build's; "" for none.
+	baseline string
+}
+
+// builds names the builds measured: this one, and "baseline" when there
+// is one.
+func (l *lab) builds() []string {
+	if l.baseline == "" {
+		return []string{"this"}
+	}
+	return []string{"this", "baseline"}
 }
 
 // totpTransports are the transports measured in TOTP mode: http, tls and
@@ -60,8 +73,8 @@ func (l *lab) totpTransports() []*transport {
 // AppRole auto-auth and use_auto_auth_token = "force", adds such a token to
 // every request on its unix socket; its config names the socket and no
 // token file.
-func newLab(root, tmp string, t *tools, c *cleanup) (*lab, error) {
-	l := &lab{root: root, tmp: tmp, tools: t, confdir: filepath.Join(tmp, "pam.d"),
+func newLab(root, tmp, baseline string, t *tools, c *cleanup) (*lab, error) {
+	l := &lab{root: root, tmp: tmp, tools: t, confdir: filepath.Join(tmp, "pam.d"), baseline: baseline,
 		// No GODEBUG, GOGC and friends: the adapter would take the helper
 		// path when it saw them.
 		env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}}
@@ -127,10 +140,16 @@ func newLab(root, tmp string, t *tools, c *cleanup) (*lab, error) {
 			if args == nil {
 				continue // the proxy: TOTP only
 			}
-			line := "auth required " + t.adapter + " " + strings.Join(args, " ")
-			// The driver is not sshd: in_process loads the engine as sshd does.
-			services[service("engine", tr.name, mode)] = line + " in_process"
-			services[service("helper", tr.name, mode)] = line + " helper"
+			for _, build := range l.builds() {
+				adapter := t.adapter
+				if build == "baseline" {
+					adapter = filepath.Join(baseline, "pam_vault.so")
+				}
+				line := "auth required " + adapter + " " + strings.Join(args, " ")
+				// The driver is not sshd: in_process loads the engine as sshd does.
+				services[buildService(build, "engine", tr.name, mode)] = line + " in_process"
+				services[buildService(build, "helper", tr.name, mode)] = line + " helper"
+			}
 		}
 	}
 	for name, text := range services {
@@ -148,6 +167,15 @@ func service(way, transport, mode string) string {
 		return way + "-" + transport
 	}
 	return way + "-" + transport + "-" + mode
+}
+
+// buildService names the PAM service of service(way, transport, mode) in
+// build ("this" or "baseline").
+func buildService(build, way, transport, mode string) string {
+	if build == "baseline" {
+		return "baseline-" + service(way, transport, mode)
+	}
+	return service(way, transport, mode)
 }
 
 // writeLines writes a config file of lines, mode 0600.

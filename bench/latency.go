@@ -28,6 +28,8 @@ type sample struct {
 	rss       int64         // VmRSS after the login, KiB
 	childRSS  int64         // peak RSS of the largest child (the helper), KiB
 	maxRSS    int64         // the process's peak RSS from wait4, KiB (fresh only)
+	prompt    time.Duration // pam_authenticate's call to the prompt; -1 if none
+	token     time.Duration // the conversation's return to pam_authenticate's; -1 if none
 }
 
 // path is one way of doing a login, measured fresh and warm.
@@ -125,10 +127,10 @@ func (p *path) next() (string, error) {
 // parseLogin reads a line of drivers/login.c.
 func parseLogin(line string) (sample, error) {
 	f := strings.Fields(line)
-	if len(f) != 8 || f[0] != "login" {
+	if len(f) != 10 || f[0] != "login" {
 		return sample{}, fmt.Errorf("unexpected driver output %q", line)
 	}
-	var n [7]int64
+	var n [9]int64
 	for i := range n {
 		v, err := strconv.ParseInt(f[i+1], 10, 64)
 		if err != nil {
@@ -140,7 +142,7 @@ func parseLogin(line string) (sample, error) {
 		return sample{}, fmt.Errorf("login failed with PAM code %d", n[0])
 	}
 	return sample{time: time.Duration(n[1]), auth: time.Duration(n[2]), hwmBefore: n[3],
-		hwmAfter: n[4], rss: n[5], childRSS: n[6]}, nil
+		hwmAfter: n[4], rss: n[5], childRSS: n[6], prompt: time.Duration(n[7]), token: time.Duration(n[8])}, nil
 }
 
 // parseFloor reads a line of floor/.

@@ -11,7 +11,11 @@
 //   - the resident memory the engine adds to the authenticating process, and
 //     the size of each built object;
 //   - logins per second through a real sshd with 1, 8 and 32 clients;
-//   - where a login's time goes, stage by stage.
+//   - where a login's time goes, stage by stage;
+//   - the time from the conversation's answer to the verdict, what the user
+//     waits for, and from pam_authenticate's call to the prompt, with a
+//     conversation that takes as long as a user (-conv-ms), beside another
+//     build (-baseline).
 //
 // It prints a table, and writes docs/bench/RESULTS.md and
 // docs/bench/latency.png. Its helper programs (the C drivers under drivers/,
@@ -39,6 +43,9 @@ type options struct {
 	sshdTimeout time.Duration // cap on one sshd measurement
 	noSSHD      bool
 	out         string // where RESULTS.md and latency.png go
+	tokenRounds int    // logins per token-to-verdict path
+	convMS      int    // how long the conversation takes to answer
+	baseline    string // another build directory, measured beside this one
 }
 
 func main() {
@@ -50,6 +57,9 @@ func main() {
 	flag.DurationVar(&o.sshdTimeout, "sshd-timeout", 60*time.Second, "cap on one sshd measurement")
 	flag.BoolVar(&o.noSSHD, "no-sshd", false, "skip the sshd measurements")
 	flag.StringVar(&o.out, "out", "", "output directory (default ROOT/docs/bench)")
+	flag.IntVar(&o.tokenRounds, "token-n", 100, "logins per token-to-verdict path")
+	flag.IntVar(&o.convMS, "conv-ms", 50, "milliseconds the token-to-verdict conversation takes to answer, as a user would")
+	flag.StringVar(&o.baseline, "baseline", "", "a directory with another build's pam_vault.so, pam_vault_go.so and pam-vault-check, whose token-to-verdict paths are measured beside this build's")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -90,17 +100,27 @@ func run(o options) error {
 		return err
 	}
 	step("starting Vault (http and -dev-tls) and Vault Proxy")
-	lab, err := newLab(root, tmp, bin, cleanup)
+	if o.baseline != "" {
+		if o.baseline, err = filepath.Abs(o.baseline); err != nil {
+			return err
+		}
+	}
+	lab, err := newLab(root, tmp, o.baseline, bin, cleanup)
 	if err != nil {
 		return err
 	}
-	res := &results{started: started, machine: describeMachine(), rounds: o.rounds}
+	res := &results{started: started, machine: describeMachine(), rounds: o.rounds,
+		tokenRounds: o.tokenRounds, baselineDir: o.baseline}
 	if res.sizes, err = objectSizes(root, bin); err != nil {
 		return err
 	}
 
 	step(fmt.Sprintf("latency: %d logins per path, interleaved", o.rounds))
 	if res.latency, err = measureLatency(lab, o.rounds); err != nil {
+		return err
+	}
+	step(fmt.Sprintf("token to verdict: %d logins per path, the conversation answering after %d ms", o.tokenRounds, o.convMS))
+	if res.token, err = measureToken(lab, o.tokenRounds, o.convMS); err != nil {
 		return err
 	}
 	step("engine load and the stages of a login")

@@ -25,6 +25,11 @@ type results struct {
 	stages   []stageSet
 	sshd     []sshdResult
 	sshdNote string
+	// token-to-verdict: logins per path, the paths, and the other build
+	// measured beside this one ("" for none).
+	tokenRounds int
+	token       []*tokenPath
+	baselineDir string
 }
 
 // machine describes where the numbers come from.
@@ -289,7 +294,7 @@ func (r *results) stageTable() table {
 		title:  "Where an in-process login's time goes, ms (medians)",
 		header: []string{"stage"},
 		notes: []string{
-			fmt.Sprintf("Engine load: %d runs of bench/drivers/engineload.c (dlopen of build/pam_vault_go.so, then two calls of pam_vault_decide that fail before any I/O).", r.load.runs),
+			fmt.Sprintf("Engine load: %d runs of bench/drivers/engineload.c (dlopen of build/pam_vault_go.so, then two calls of pam_vault_finish that fail before any I/O).", r.load.runs),
 			"Decide's stages: bench/stages calls internal/config, internal/verify and internal/netcheck in Decide's order, with net/http/httptrace on the verify request; fresh = first login of a new process, warm = later logins of one process.",
 			"An http config reads no CA file (verify.NewClient builds a CA pool for https addresses only); the TLS config names Vault's CA in ca_cert. " +
 				"The CA pool row is a second, warm parse timed alone.",
@@ -357,7 +362,7 @@ func (r *results) sshdTable() table {
 func (r *results) tables() []table {
 	lt := r.latencyTable()
 	lt.notes = append(lt.notes, r.ratios()...)
-	return []table{lt, r.memoryTable(), r.sizeTable(), r.stageTable(), r.sshdTable()}
+	return []table{lt, r.tokenTable(), r.memoryTable(), r.sizeTable(), r.stageTable(), r.sshdTable()}
 }
 
 // text is what the benchmark prints.

@@ -5,7 +5,7 @@
  *   engineload ENGINE_SO
  *
  * dlopen(ENGINE_SO) (which starts the Go runtime's initialisation), then two
- * calls of pam_vault_decide with a request that fails before any file or
+ * calls of pam_vault_finish with a request that fails before any file or
  * network use (a relative config= path). Prints, in nanoseconds:
  *
  *   engineload DLOPEN_NS FIRST_CALL_NS SECOND_CALL_NS HWM_BEFORE_KB HWM_AFTER_KB
@@ -33,9 +33,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dlopen: %s\n", dlerror());
 		return 1;
 	}
-	pam_vault_decide_fn decide =
-		(pam_vault_decide_fn)dlsym(h, PAM_VAULT_DECIDE_SYMBOL);
-	if (decide == NULL) {
+	pam_vault_finish_fn finish =
+		(pam_vault_finish_fn)dlsym(h, PAM_VAULT_FINISH_SYMBOL);
+	if (finish == NULL) {
 		fprintf(stderr, "dlsym: %s\n", dlerror());
 		return 1;
 	}
@@ -46,9 +46,9 @@ int main(int argc, char **argv)
 	};
 	struct pam_vault_verdict v;
 	long long t2 = harness_now_ns();
-	decide(&req, &v);
+	finish(0, &req, &v);
 	long long t3 = harness_now_ns();
-	decide(&req, &v);
+	finish(0, &req, &v);
 	long long t4 = harness_now_ns();
 	if (v.result != PAM_VAULT_SERVICE_ERR) {
 		fprintf(stderr, "unexpected verdict %d: %s\n", v.result, v.log);

@@ -99,12 +99,12 @@ func Run(argv []string, user, otp string) (string, error) {
 	sw.add("client", clientTime-caTime)
 	sw.add("ca_pool", caTime)
 
-	var connStart, connDone, tlsStart, tlsDone, wrote, firstByte time.Time
+	var connStart, connDone, tlsDone, gotConn, wrote, firstByte time.Time
 	trace := &httptrace.ClientTrace{
 		ConnectStart:         func(string, string) { connStart = time.Now() },
 		ConnectDone:          func(string, string, error) { connDone = time.Now() },
-		TLSHandshakeStart:    func() { tlsStart = time.Now() },
 		TLSHandshakeDone:     func(tls.ConnectionState, error) { tlsDone = time.Now() },
+		GotConn:              func(httptrace.GotConnInfo) { gotConn = time.Now() },
 		WroteRequest:         func(httptrace.WroteRequestInfo) { wrote = time.Now() },
 		GotFirstResponseByte: func() { firstByte = time.Now() },
 	}
@@ -118,9 +118,15 @@ func Run(argv []string, user, otp string) (string, error) {
 	}
 	ready := connDone
 	tlsTime := time.Duration(0)
-	if !tlsStart.IsZero() {
-		tlsTime = tlsDone.Sub(tlsStart)
+	if strings.HasPrefix(cfg.VaultAddrs[0], "https:") {
+		// The client's own dialer does the handshake right after the
+		// TCP connection; the transport's TLSHandshakeStart and Done
+		// then only bracket a check that it is done.
 		ready = tlsDone
+		if ready.IsZero() {
+			ready = gotConn
+		}
+		tlsTime = ready.Sub(connDone)
 	}
 	sw.add("prepare", connStart.Sub(t))
 	sw.add("connect", connDone.Sub(connStart))
