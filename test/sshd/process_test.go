@@ -53,9 +53,13 @@ func TestPAMProcess(t *testing.T) {
 		s.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
 		conn := s.connection(t, kbd)
 		child := s.pamChild(t, conn)
-		// pam_start loaded the module into the monitor; the engine is
-		// loaded only once the answer is in, by the child.
-		noEngine(t, conn.Monitor, child)
+		// pam_start loaded the module into the monitor, which never
+		// loads the engine; the child loads it before it asks, so that
+		// after the answer only Vault's answer is left to wait for.
+		noEngine(t, conn.Monitor)
+		if !child.Maps("pam_vault_go.so") {
+			t.Errorf("%d %q had not loaded the engine when the question was answered", child.PID, child.Title)
+		}
 		lines := s.moduleLines(t, sysMark, 2)
 		expectFrom(t, lines, "verifying in process", child)
 		expectFrom(t, lines, "accepted Vault OTP", child)
@@ -156,8 +160,9 @@ func (s *server) pamChild(t *testing.T, conn sshdtest.Connection) pamtest.Proces
 	return conn.PAM
 }
 
-// noEngine fails t if one of procs has the engine mapped: it is loaded
-// lazily, by the first pam_sm_authenticate, after the question was asked.
+// noEngine fails t if one of procs had the engine mapped when the client
+// answered: it is loaded by pam_sm_authenticate alone, which the password
+// method calls only once the answer is in.
 func noEngine(t *testing.T, procs ...pamtest.Process) {
 	t.Helper()
 	for _, p := range procs {
