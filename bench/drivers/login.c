@@ -46,6 +46,8 @@ static int answer_late(int n, const struct pam_message **msg,
 	struct answer *a = data;
 	int prompt = 0;
 
+	if (n <= 0)
+		return PAM_CONV_ERR;
 	for (int i = 0; i < n; i++)
 		prompt |= msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
 			  msg[i]->msg_style == PAM_PROMPT_ECHO_ON;
