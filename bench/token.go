@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -123,7 +126,11 @@ func (r *results) tokenTable() table {
 		},
 	}
 	if r.baselineDir != "" {
-		t.notes = append(t.notes, fmt.Sprintf("baseline: the build in %s, measured in the same run.", r.baselineDir))
+		what := r.baselineDir
+		if v, err := os.ReadFile(filepath.Join(r.baselineDir, "version")); err == nil {
+			what += ", version " + strings.TrimSpace(string(v))
+		}
+		t.notes = append(t.notes, fmt.Sprintf("baseline: the build in %s, measured in the same run.", what))
 	}
 	for _, p := range r.token {
 		ss := p.run.freshSamples
