@@ -30,7 +30,8 @@ const (
 // containers and walks through an administrator's life with it: install
 // (no PAM file changes), files and modes, the profile enabled (common-auth
 // gains the line, an OTP from a real Vault logs in, the Unix password no
-// longer does), a per-service line through the helper in /usr/sbin,
+// longer does; outside sshd the module verifies through the helper in
+// /usr/sbin), a per-service line that loads the engine in process,
 // disabled (common-auth as it was, the password works again), enabled once
 // more and the package purged (nothing of it left, /etc/pam.d byte for
 // byte as before the install).
@@ -102,14 +103,16 @@ func installAndPurge(t *testing.T, c *container, b built, vault *testvault.Serve
 	// below it is never asked.
 	c.login(t, "root", rootPassword, pamtest.AuthErr)
 
-	// README's per-service line, with the helper argument: the adapter
-	// finds pam-vault-check in /usr/sbin, where the package put it.
-	c.sh(t, "auth requisite pam_vault.so config="+configPath+" helper\n", "cat > /etc/pam.d/pam-vault-helper")
-	if out, err := c.try(c.otp(t, vault)+"\n", "pamtester", "pam-vault-helper", user, "authenticate"); err != nil ||
+	// The logins above went through the helper, which the adapter finds
+	// in /usr/sbin, where the package put it: pamtester is not sshd. A
+	// per-service line with in_process loads the engine the package put
+	// beside the module instead, as sshd does.
+	c.sh(t, "auth requisite pam_vault.so config="+configPath+" in_process\n", "cat > /etc/pam.d/pam-vault-engine")
+	if out, err := c.try(c.otp(t, vault)+"\n", "pamtester", "pam-vault-engine", user, "authenticate"); err != nil ||
 		verdict(out) != pamtest.Success {
-		t.Errorf("login through the helper: %v\n%s", err, out)
+		t.Errorf("login with the engine in process: %v\n%s", err, out)
 	}
-	c.sh(t, "", "rm /etc/pam.d/pam-vault-helper")
+	c.sh(t, "", "rm /etc/pam.d/pam-vault-engine")
 
 	c.sh(t, "", "pam-auth-update --disable pam-vault")
 	if got := c.pamState(t); got != pristine {
