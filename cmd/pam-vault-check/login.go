@@ -24,6 +24,7 @@ func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	user := fs.String("user", "", "the user name the login is for (PAM_USER)")
 	rhost := fs.String("rhost", "", "the remote host, as PAM_RHOST (only logged)")
+	sshConnection := fs.String("ssh-connection", "", "as sshd's SSH_CONNECTION, \"CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT\": the OTP must then be for SERVER_IP (or inside allowed_cidr_list)")
 	cfgPath := fs.String("config", config.DefaultPath, "the config file")
 	dev := fs.Bool("dev", false, "allow a plain http vault_addr, as the module's dev argument")
 	debug := fs.Bool("debug", false, "add details to the log line, as the module's debug argument")
@@ -33,7 +34,7 @@ func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 64
 	}
 	if *user == "" || fs.NArg() != 0 {
-		return usageError(stderr, errors.New("usage: pam-vault-check login -user=NAME [-totp [-nullok]] [-rhost=ADDR] [-config=PATH] [-dev] [-debug]"))
+		return usageError(stderr, errors.New("usage: pam-vault-check login -user=NAME [-totp [-nullok]] [-rhost=ADDR] [-ssh-connection=\"C CP S SP\"] [-config=PATH] [-dev] [-debug]"))
 	}
 	prompt, note := "One-time password for %s: ", "note: a valid OTP is used up by this check, as by a login; ask Vault for a new one to log in"
 	if *totp {
@@ -65,6 +66,7 @@ func runLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	v := engine.Decide(context.Background(), engine.Request{
 		Args: moduleArgs, User: *user, Token: otp, RemoteHost: *rhost, Service: "pam-vault-check",
+		SSHConnection: *sshConnection,
 	})
 	fmt.Fprintf(stdout, "verdict: %s (%s)\n", v.Result.PAMName(), explain(v.Result, *user))
 	fmt.Fprintf(stdout, "log:     %s\n", v.Log)

@@ -142,4 +142,20 @@ func TestCheckLogin(t *testing.T) {
 	if code != 1 || strings.Contains(out, "hunter2") {
 		t.Fatalf("exit %d; a non-OTP must fail without being echoed:\n%s", code, out)
 	}
+
+	// -ssh-connection names the address the login reached, as sshd's
+	// SSH_CONNECTION does for the module: the OTP must be for it.
+	for _, tc := range []struct {
+		conn, verdict, reason string
+	}{
+		{"198.51.100.7 50022 127.0.0.1 22", "verdict: PAM_SUCCESS", "accepted Vault OTP"},
+		{"198.51.100.7 50022 192.0.2.77 22", "verdict: PAM_AUTH_ERR", "192.0.2.77"},
+		{"not a connection", "verdict: PAM_AUTH_ERR", "Vault was not asked"},
+	} {
+		otp := e.otp(t, role, testUser, "127.0.0.1")
+		_, out := e.check(t, otp+"\n", append([]string{"login", "-ssh-connection=" + tc.conn}, args[1:]...)...)
+		if !strings.Contains(out, tc.verdict) || !strings.Contains(out, tc.reason) {
+			t.Errorf("-ssh-connection=%q: want %q and %q:\n%s", tc.conn, tc.verdict, tc.reason, out)
+		}
+	}
 }
