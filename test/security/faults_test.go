@@ -36,34 +36,46 @@ func editData(f func(data map[string]any)) func(map[string]any) {
 	}
 }
 
-// vaultFaults are the ways a Vault, or whatever answers in its place, can
-// fail. Each is put between the module and the real Vault, and a login with
-// a real OTP must end in PAM_AUTHINFO_UNAVAIL, never in success. The edits
-// act on the real Vault's answer to a real OTP: Vault said yes, but what
-// arrives is broken.
-func vaultFaults() []faultproxy.Fault {
+// faultsOfTransport are the ways a Vault, or whatever answers in its
+// place, can fail a request of either mode: no answer, one that never ends,
+// an error status, an envelope without data. Each is put between the module
+// and the real Vault, and a login with a right token must end in
+// PAM_AUTHINFO_UNAVAIL, never in success. The rewrites act on the real
+// Vault's answer to a right token: Vault said yes, but what arrives is
+// broken.
+func faultsOfTransport() []faultproxy.Fault {
+	return []faultproxy.Fault{
+		faultproxy.Blackhole(),
+		faultproxy.StallBody(),
+		faultproxy.Drip(100 * time.Millisecond),
+		faultproxy.Endless(),
+		faultproxy.EndlessHeaders(),
+		faultproxy.EndlessInformational(),
+		faultproxy.Respond(http.StatusInternalServerError, `{"errors":["internal error"]}`).Named("500"),
+		faultproxy.Respond(http.StatusServiceUnavailable, `{"errors":["Vault is sealed"]}`).Named("503"),
+		faultproxy.Respond(http.StatusForbidden, `{"errors":["permission denied"]}`).Named("403"),
+		faultproxy.Respond(http.StatusNotFound, `{"errors":[]}`).Named("404"),
+		faultproxy.Respond(http.StatusTooManyRequests, `{"errors":["rate limit quota exceeded"]}`).Named("429"),
+		faultproxy.Rewrite("no data", func(a map[string]any) { delete(a, "data") }),
+		faultproxy.Rewrite("data null", func(a map[string]any) { a["data"] = nil }),
+		faultproxy.Rewrite("data empty", func(a map[string]any) { a["data"] = map[string]any{} }),
+	}
+}
+
+// otpFaults are faultsOfTransport and the ways an SSH verify answer can be
+// broken.
+func otpFaults() []faultproxy.Fault {
 	set := func(key string, v any) func(map[string]any) {
 		return editData(func(d map[string]any) { d[key] = v })
 	}
 	drop := func(key string) func(map[string]any) {
 		return editData(func(d map[string]any) { delete(d, key) })
 	}
-	return []faultproxy.Fault{
-		faultproxy.Blackhole(),
-		faultproxy.StallBody(),
-		faultproxy.Drip(100 * time.Millisecond),
-		faultproxy.Respond(http.StatusInternalServerError, `{"errors":["internal error"]}`).Named("500"),
-		faultproxy.Respond(http.StatusServiceUnavailable, `{"errors":["Vault is sealed"]}`).Named("503"),
+	return append(faultsOfTransport(),
 		faultproxy.Respond(http.StatusOK, `{"data":{"username":"alice",`).Named("truncated JSON"),
 		faultproxy.Respond(http.StatusOK, `<html>not JSON</html>`).Named("HTML"),
-		faultproxy.Endless(),
-		faultproxy.EndlessHeaders(),
-		faultproxy.EndlessInformational(),
-		faultproxy.Rewrite("no data", func(a map[string]any) { delete(a, "data") }),
-		faultproxy.Rewrite("data null", func(a map[string]any) { a["data"] = nil }),
 		faultproxy.Rewrite("data a string", func(a map[string]any) { a["data"] = "alice" }),
 		faultproxy.Rewrite("data an array", func(a map[string]any) { a["data"] = []any{testUser, loopback, role} }),
-		faultproxy.Rewrite("data empty", func(a map[string]any) { a["data"] = map[string]any{} }),
 		faultproxy.Rewrite("no username", drop("username")),
 		faultproxy.Rewrite("no ip", drop("ip")),
 		faultproxy.Rewrite("no role_name", drop("role_name")),
@@ -73,11 +85,34 @@ func vaultFaults() []faultproxy.Fault {
 		faultproxy.Rewrite("ip an object", set("ip", map[string]any{"ip": loopback})),
 		faultproxy.Rewrite("role_name a boolean", set("role_name", true)),
 		faultproxy.Rewrite("ip not an address", set("ip", "localhost")),
-	}
+	)
 }
 
-// TestFailingVault puts each fault between the module and the real Vault and
-// logs in with a real OTP, in process and through the helper.
+// totpFaults are faultsOfTransport and the ways a TOTP code answer can be
+// broken.
+func totpFaults() []faultproxy.Fault {
+	set := func(v any) func(map[string]any) {
+		return func(a map[string]any) { a["data"] = map[string]any{"valid": v} }
+	}
+	return append(faultsOfTransport(),
+		faultproxy.Respond(http.StatusOK, `{"data":{"valid":tr`).Named("truncated JSON"),
+		faultproxy.Respond(http.StatusOK, `<html>valid</html>`).Named("HTML"),
+		faultproxy.Respond(http.StatusOK, `{"data":{"valid":false,"valid":true}}`).Named("valid twice"),
+		faultproxy.Respond(http.StatusOK, `{"data":{"Valid":true}}`).Named("Valid in another case"),
+		faultproxy.Respond(http.StatusOK, `{"data":{"valid":true},"errors":["permission denied"]}`).Named("errors beside valid"),
+		faultproxy.Echo(http.StatusInternalServerError).Named("500 echoing the code"),
+		faultproxy.Rewrite("data true", func(a map[string]any) { a["data"] = true }),
+		faultproxy.Rewrite("valid a string", set("true")),
+		faultproxy.Rewrite("valid a number", set(1)),
+		faultproxy.Rewrite("valid null", set(nil)),
+		faultproxy.Rewrite("valid a list", set([]any{true})),
+		faultproxy.Rewrite("the generate answer", func(a map[string]any) { a["data"] = map[string]any{"code": "123456"} }),
+	)
+}
+
+// TestFailingVault puts each fault of each mode between the module and the
+// real Vault and logs in with a right token, in process and through the
+// helper.
 func TestFailingVault(t *testing.T) {
 	e := setup(t)
 	proxy, err := faultproxy.New(e.vault.Addr)
@@ -85,41 +120,63 @@ func TestFailingVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	for _, path := range []struct {
-		name string
-		args []string
-	}{{"in process", nil}, {"helper", []string{"helper"}}} {
-		svc, _ := e.service(t, "fault", config(proxy.URL, faultTimeout.String()), path.args...)
-		for _, f := range vaultFaults() {
-			t.Run(path.name+"/"+f.Name, func(t *testing.T) {
-				proxy.SetFault(f)
-				proxy.Reset()
-				r := e.pamtester(t, svc, e.otp(t), nil)
-				expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-				logged(t, r.SyslogTexts(), "Vault unavailable", "user="+testUser)
-				withinDeadline(t, r)
-				if proxy.Conns() == 0 {
-					t.Fatalf("the module never reached the fault:\n%s", r.Output)
-				}
-				t.Logf("%s after %s: %s", r.code, r.Elapsed.Round(time.Millisecond), r.SyslogTexts()[len(r.SyslogTexts())-1])
-			})
+	for _, m := range modes {
+		for _, path := range []struct {
+			name string
+			args []string
+		}{{"in process", nil}, {"helper", []string{"helper"}}} {
+			svc := m.service(t, e, "fault", proxy.URL, faultTimeout.String(), path.args...)
+			for _, f := range m.faults() {
+				t.Run(m.name+"/"+path.name+"/"+f.Name, func(t *testing.T) {
+					right := m.newUser(t, e).right(t)
+					proxy.SetFault(f)
+					proxy.Reset()
+					r := e.pamtester(t, svc, right, nil)
+					expect(t, r, "PAM_AUTHINFO_UNAVAIL")
+					logged(t, r.SyslogTexts(), "Vault unavailable", "user="+testUser)
+					withinDeadline(t, r)
+					if proxy.Conns() == 0 {
+						t.Fatalf("the module never reached the fault:\n%s", r.Output)
+					}
+					t.Logf("%s after %s: %s", r.code, r.Elapsed.Round(time.Millisecond), r.SyslogTexts()[len(r.SyslogTexts())-1])
+				})
+			}
 		}
 	}
+	// A 400 that echoes the code is Vault refusing it, as far as pam_vault
+	// can tell; the code still never reaches the log (the journal checks).
+	// TOTP mode only: its errors are redacted of the code.
+	t.Run("TOTP/400 echoing the code", func(t *testing.T) {
+		proxy.SetFault(faultproxy.Echo(http.StatusBadRequest).Named("400 echoing the code"))
+		svc := totpMode.service(t, e, "fault-echo", proxy.URL, faultTimeout.String())
+		r := e.pamtester(t, svc, totpMode.newUser(t, e).right(t), nil)
+		expect(t, r, "PAM_AUTH_ERR")
+		logged(t, r.SyslogTexts(), "you sent", "[code]")
+	})
 }
 
-// TestRefusedConnection points the module at a port where nothing listens.
+// TestRefusedConnection points the module at a port where nothing listens,
+// as a stopped Vault leaves it: PAM_AUTHINFO_UNAVAIL within the deadline on
+// both paths, and the user is told to try later.
 func TestRefusedConnection(t *testing.T) {
 	e := setup(t)
 	addr, err := faultproxy.RefusedAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{nil, {"helper"}} {
-		svc, _ := e.service(t, "refused", config(addr, faultTimeout.String()), args...)
-		r := e.pamtester(t, svc, e.otp(t), nil)
-		expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-		logged(t, r.SyslogTexts(), "Vault unavailable", "connection refused")
-		withinDeadline(t, r)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			for _, args := range [][]string{nil, {"helper"}} {
+				svc := m.service(t, e, "refused", addr, faultTimeout.String(), args...)
+				r := e.pamtester(t, svc, m.newUser(t, e).right(t), nil)
+				expect(t, r, "PAM_AUTHINFO_UNAVAIL")
+				logged(t, r.SyslogTexts(), "Vault unavailable", "connection refused")
+				withinDeadline(t, r)
+				if !strings.Contains(r.Output, m.unavailable) {
+					t.Fatalf("the user was not told to try later:\n%s", r.Output)
+				}
+			}
+		})
 	}
 }
 
@@ -144,41 +201,42 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 }
 
 // TestSealedVault seals the real test Vault and logs in through it: the
-// module must answer PAM_AUTHINFO_UNAVAIL on both paths. After unsealing,
-// the OTP issued before the seal still logs in: the failed attempts did
-// not use it up.
+// module must answer PAM_AUTHINFO_UNAVAIL within the deadline on both
+// paths. After unsealing, the token tried while sealed still logs in: Vault
+// never saw it, so the failed attempts did not use it up.
 func TestSealedVault(t *testing.T) {
 	e := setup(t)
-	otp := e.otp(t)
-	if err := e.vault.Seal(); err != nil {
-		t.Fatal(err)
-	}
-	unsealed := false
-	unseal := func() {
-		if !unsealed {
-			unsealed = true
-			if err := e.vault.Unseal(); err != nil {
-				t.Fatalf("unsealing the shared Vault: %v", err)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			right := m.newUser(t, e).right(t)
+			if err := e.vault.Seal(); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	t.Cleanup(unseal)
-	if sealed, err := e.vault.Sealed(); err != nil || !sealed {
-		t.Fatalf("Vault sealed = %v, %v after Seal", sealed, err)
-	}
-	cfg := config(e.vault.Addr, faultTimeout.String())
-	for _, args := range [][]string{nil, {"helper"}} {
-		svc, _ := e.service(t, "sealed", cfg, args...)
-		r := e.pamtester(t, svc, otp, nil)
-		expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-		logged(t, r.SyslogTexts(), "Vault unavailable", "Vault is sealed")
-		withinDeadline(t, r)
-	}
-	unseal()
-	svc, _ := e.service(t, "sealed", cfg)
-	r := e.pamtester(t, svc, otp, nil)
-	expect(t, r, "PAM_SUCCESS")
-	if !strings.Contains(r.Output, "accepted Vault OTP") {
-		t.Fatalf("no acceptance logged:\n%s", r.Output)
+			unsealed := false
+			unseal := func() {
+				if !unsealed {
+					unsealed = true
+					if err := e.vault.Unseal(); err != nil {
+						t.Fatalf("unsealing the shared Vault: %v", err)
+					}
+				}
+			}
+			t.Cleanup(unseal)
+			if sealed, err := e.vault.Sealed(); err != nil || !sealed {
+				t.Fatalf("Vault sealed = %v, %v after Seal", sealed, err)
+			}
+			for _, args := range [][]string{nil, {"helper"}} {
+				svc := m.service(t, e, "sealed", e.vault.Addr, faultTimeout.String(), args...)
+				r := e.pamtester(t, svc, right, nil)
+				expect(t, r, "PAM_AUTHINFO_UNAVAIL")
+				logged(t, r.SyslogTexts(), "Vault unavailable", "Vault is sealed")
+				withinDeadline(t, r)
+			}
+			unseal()
+			svc := m.service(t, e, "sealed", e.vault.Addr, faultTimeout.String())
+			r := e.pamtester(t, svc, right, nil)
+			expect(t, r, "PAM_SUCCESS")
+			logged(t, r.SyslogTexts(), m.accepted...)
+		})
 	}
 }

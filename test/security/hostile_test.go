@@ -7,79 +7,86 @@ import (
 	"pam_vault/internal/pamtest"
 )
 
-// TestHostileEnvironment is DESIGN.md invariant 2 through real libpam: with
-// every variable a caller could use to redirect, weaken or stall the Vault
-// call set to hostile values, a forged OTP fails, a real one succeeds, no
-// impostor is asked anything, and what reaches the real Vault carries no
-// token, namespace or extra header. On each path the adapter can take.
+// TestHostileEnvironment is DESIGN.md invariant 2 through real libpam, in
+// each mode: with every variable a caller could use to redirect, weaken or
+// stall the Vault call set to hostile values, a wrong token fails, a right
+// one succeeds, no impostor is asked anything, and what reaches the real
+// Vault carries no namespace or extra header, and no token but the one the
+// config names. On each path the adapter can take.
 func TestHostileEnvironment(t *testing.T) {
 	e := setup(t)
-	for _, tc := range []struct {
-		name   string
-		args   []string // extra module arguments
-		divert bool     // also set goRuntimeVars and resolverVars
-		path   string   // the adapter's debug line for the path it took
-	}{
-		{"in process", nil, false, "verifying in process"},
-		{"helper for load-time variables", nil, true, "GODEBUG is set in the environment; verifying in a helper process"},
-		{"helper argument", []string{"helper"}, true, "helper argument given; verifying in a helper process"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHostile(t, e)
-			svc, _ := e.service(t, "hostile", h.config(), tc.args...)
-			vars := h.vars()
-			if tc.divert {
-				vars = append(append(vars, goRuntimeVars...), resolverVars...)
-			}
-			r := e.pamtester(t, svc, forgedOTP, vars)
-			expect(t, r, "PAM_AUTH_ERR")
-			logged(t, r.SyslogTexts(), tc.path)
-			logged(t, r.SyslogTexts(), "authentication failure", "OTP not found")
+	for _, m := range modes {
+		for _, tc := range []struct {
+			name   string
+			args   []string // extra module arguments
+			divert bool     // also set goRuntimeVars and resolverVars
+			path   string   // the adapter's debug line for the path it took
+		}{
+			{"in process", nil, false, "verifying in process"},
+			{"helper for load-time variables", nil, true, "GODEBUG is set in the environment; verifying in a helper process"},
+			{"helper argument", []string{"helper"}, true, "helper argument given; verifying in a helper process"},
+		} {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				h := newHostile(t, e)
+				svc := m.service(t, e, "hostile", h.vaultAddr(), "8s", tc.args...)
+				vars := h.vars()
+				if tc.divert {
+					vars = append(append(vars, goRuntimeVars...), resolverVars...)
+				}
+				u := m.newUser(t, e)
+				r := e.pamtester(t, svc, u.wrong(t), vars)
+				expect(t, r, "PAM_AUTH_ERR")
+				logged(t, r.SyslogTexts(), tc.path)
+				logged(t, r.SyslogTexts(), "authentication failure", m.refused)
 
-			r = e.pamtester(t, svc, e.otp(t), vars)
-			expect(t, r, "PAM_SUCCESS")
-			logged(t, r.SyslogTexts(), tc.path)
-			logged(t, r.SyslogTexts(), "accepted Vault OTP", "user="+testUser, "role="+role)
+				r = e.pamtester(t, svc, u.right(t), vars)
+				expect(t, r, "PAM_SUCCESS")
+				logged(t, r.SyslogTexts(), tc.path)
+				logged(t, r.SyslogTexts(), m.accepted...)
 
-			if n := h.checkUntouched(t); n != 2 {
-				t.Errorf("the real Vault got %d verify requests, want 2", n)
-			}
-		})
+				if n := m.checkVault(t, h); n != 2 {
+					t.Errorf("the real Vault got %d requests, want 2", n)
+				}
+			})
+		}
 	}
 }
 
 // TestHostileEnvironmentForkHarness runs the same hostile environment
-// through the fork harness: the parent verifies in process, which loads the
-// engine; the forked child must then verify in the helper, which starts with
-// an empty environment. goRuntimeVars and resolverVars are left out, as they
-// would send the parent to the helper too.
+// through the fork harness, in each mode: the parent verifies in process,
+// which loads the engine; the forked child must then verify in the helper,
+// which starts with an empty environment. goRuntimeVars and resolverVars
+// are left out, as they would send the parent to the helper too.
 func TestHostileEnvironmentForkHarness(t *testing.T) {
 	e := setup(t)
-	for _, tc := range []struct {
-		name                  string
-		parentReal            bool
-		wantParent, wantChild string
-	}{
-		{"real OTP in the parent, forged in the child", true, "PAM_SUCCESS", "PAM_AUTH_ERR"},
-		{"forged OTP in the parent, real in the child", false, "PAM_AUTH_ERR", "PAM_SUCCESS"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHostile(t, e)
-			svc, _ := e.service(t, "hostile-fork", h.config())
-			parent, child := forgedOTP, e.otp(t)
-			if tc.parentReal {
-				parent, child = child, parent
-			}
-			r := e.fork(t, svc, child, parent, h.vars())
-			if r.parent != tc.wantParent || r.child != tc.wantChild {
-				t.Fatalf("parent %s, child %s; want %s, %s\n%s", r.parent, r.child, tc.wantParent, tc.wantChild, r.Output)
-			}
-			logged(t, r.SyslogTexts(), "verifying in process")
-			logged(t, r.SyslogTexts(), "engine was loaded by ancestor process")
-			if n := h.checkUntouched(t); n != 2 {
-				t.Errorf("the real Vault got %d verify requests, want 2", n)
-			}
-		})
+	for _, m := range modes {
+		for _, tc := range []struct {
+			name                  string
+			parentRight           bool
+			wantParent, wantChild string
+		}{
+			{"right token in the parent, wrong in the child", true, "PAM_SUCCESS", "PAM_AUTH_ERR"},
+			{"wrong token in the parent, right in the child", false, "PAM_AUTH_ERR", "PAM_SUCCESS"},
+		} {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				h := newHostile(t, e)
+				svc := m.service(t, e, "hostile-fork", h.vaultAddr(), "8s")
+				u := m.newUser(t, e)
+				parent, child := u.wrong(t), u.right(t)
+				if tc.parentRight {
+					parent, child = child, parent
+				}
+				r := e.fork(t, svc, child, parent, h.vars())
+				if r.parent != tc.wantParent || r.child != tc.wantChild {
+					t.Fatalf("parent %s, child %s; want %s, %s\n%s", r.parent, r.child, tc.wantParent, tc.wantChild, r.Output)
+				}
+				logged(t, r.SyslogTexts(), "verifying in process")
+				logged(t, r.SyslogTexts(), "engine was loaded by ancestor process")
+				if n := m.checkVault(t, h); n != 2 {
+					t.Errorf("the real Vault got %d requests, want 2", n)
+				}
+			})
+		}
 	}
 }
 

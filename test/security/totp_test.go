@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"pam_vault/internal/testvault"
-	"pam_vault/test/security/faultproxy"
 )
 
 // The TOTP side of the shared Vault: the engine at totpMount and a token
@@ -52,225 +51,27 @@ func totpConfig(vaultAddr, timeout, tokenFile string) string {
 		"\"\ntoken_file = \"" + tokenFile + "\"\ntimeout = \"" + timeout + "\"\n"
 }
 
-// totpKey creates the key user, as enrolment would.
-func (e *env) totpKey(t *testing.T, user string) *testvault.TOTPKey {
+// totpUser is a user of TOTP mode: testUser's key, created as enrolment
+// would. Each has a key of its own: Vault takes three codes of a key per
+// period, and a test that needs more would wait for the next one.
+func totpUser(t *testing.T, e *env) user {
 	t.Helper()
 	e.totpSetup(t)
-	k, err := e.vault.CreateTOTPKey(totpMount, user, 6)
+	k, err := e.vault.CreateTOTPKey(totpMount, testUser, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k
-}
-
-func totpCode(t *testing.T, k *testvault.TOTPKey) string {
-	t.Helper()
-	c, err := k.Code()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// TestHostileEnvironmentTOTP is TestHostileEnvironment in TOTP mode: with
-// VAULT_TOKEN, VAULT_ADDR, proxies and the rest set to hostile values, a
-// wrong code fails, a right one succeeds, no impostor is asked anything,
-// and what reaches the real Vault carries the token file's token and no
-// other, on each path the adapter can take.
-func TestHostileEnvironmentTOTP(t *testing.T) {
-	e := setup(t)
-	tokenFile := e.totpSetup(t)
-	k := e.totpKey(t, testUser)
-	for _, tc := range []struct {
-		name   string
-		args   []string
-		divert bool
-		path   string
-	}{
-		{"in process", nil, false, "verifying in process"},
-		{"helper for load-time variables", nil, true, "GODEBUG is set in the environment; verifying in a helper process"},
-		{"helper argument", []string{"helper"}, true, "helper argument given; verifying in a helper process"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHostile(t, e)
-			svc, _ := e.service(t, "hostile-totp", totpConfig(h.vaultAddr(), "8s", tokenFile), append([]string{"totp"}, tc.args...)...)
-			vars := h.vars()
-			if tc.divert {
-				vars = append(append(vars, goRuntimeVars...), resolverVars...)
-			}
-			wrong, err := k.WrongCode()
+	code := func(get func() (string, error)) func(*testing.T) string {
+		return func(t *testing.T) string {
+			t.Helper()
+			c, err := get()
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := e.pamtester(t, svc, wrong, vars)
-			expect(t, r, "PAM_AUTH_ERR")
-			logged(t, r.SyslogTexts(), tc.path)
-			logged(t, r.SyslogTexts(), "authentication failure", "wrong code")
-
-			r = e.pamtester(t, svc, totpCode(t, k), vars)
-			expect(t, r, "PAM_SUCCESS")
-			logged(t, r.SyslogTexts(), tc.path)
-			logged(t, r.SyslogTexts(), "accepted Vault TOTP code", "user="+testUser)
-
-			if n := h.checkRequests(t, "/v1/"+totpMount+"/code/"+testUser, totpToken); n != 2 {
-				t.Errorf("the real Vault got %d code requests, want 2", n)
-			}
-		})
-	}
-}
-
-// TestHostileEnvironmentTOTPForkHarness: the parent verifies in process
-// under the hostile environment, the forked child in the helper.
-func TestHostileEnvironmentTOTPForkHarness(t *testing.T) {
-	e := setup(t)
-	tokenFile := e.totpSetup(t)
-	k := e.totpKey(t, testUser)
-	h := newHostile(t, e)
-	svc, _ := e.service(t, "hostile-totp-fork", totpConfig(h.vaultAddr(), "8s", tokenFile), "totp")
-	wrong, err := k.WrongCode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := e.fork(t, svc, totpCode(t, k), wrong, h.vars())
-	if r.parent != "PAM_AUTH_ERR" || r.child != "PAM_SUCCESS" {
-		t.Fatalf("parent %s, child %s; want PAM_AUTH_ERR, PAM_SUCCESS\n%s", r.parent, r.child, r.Output)
-	}
-	logged(t, r.SyslogTexts(), "verifying in process")
-	logged(t, r.SyslogTexts(), "engine was loaded by ancestor process")
-	if n := h.checkRequests(t, "/v1/"+totpMount+"/code/"+testUser, totpToken); n != 2 {
-		t.Errorf("the real Vault got %d code requests, want 2", n)
-	}
-}
-
-// totpFaults are the ways a Vault, or whatever answers in its place, can
-// fail a code request. Each is put between the module and the real Vault;
-// a login with a right code must end in PAM_AUTHINFO_UNAVAIL, never in
-// success. The rewrites act on the real Vault's answer to the right code.
-func totpFaults() []faultproxy.Fault {
-	set := func(v any) func(map[string]any) {
-		return func(a map[string]any) { a["data"] = map[string]any{"valid": v} }
-	}
-	return []faultproxy.Fault{
-		faultproxy.Blackhole(),
-		faultproxy.StallBody(),
-		faultproxy.Drip(100 * time.Millisecond),
-		faultproxy.Endless(),
-		faultproxy.EndlessHeaders(),
-		faultproxy.EndlessInformational(),
-		faultproxy.Respond(http.StatusInternalServerError, `{"errors":["internal error"]}`).Named("500"),
-		faultproxy.Respond(http.StatusServiceUnavailable, `{"errors":["Vault is sealed"]}`).Named("503"),
-		faultproxy.Respond(http.StatusForbidden, `{"errors":["permission denied"]}`).Named("403"),
-		faultproxy.Respond(http.StatusNotFound, `{"errors":[]}`).Named("404"),
-		faultproxy.Respond(http.StatusTooManyRequests, `{"errors":["rate limit quota exceeded"]}`).Named("429"),
-		faultproxy.Respond(http.StatusOK, `{"data":{"valid":tr`).Named("truncated JSON"),
-		faultproxy.Respond(http.StatusOK, `<html>valid</html>`).Named("HTML"),
-		faultproxy.Respond(http.StatusOK, `{"data":{"valid":false,"valid":true}}`).Named("valid twice"),
-		faultproxy.Respond(http.StatusOK, `{"data":{"Valid":true}}`).Named("Valid in another case"),
-		faultproxy.Respond(http.StatusOK, `{"data":{"valid":true},"errors":["permission denied"]}`).Named("errors beside valid"),
-		faultproxy.Echo(http.StatusInternalServerError).Named("500 echoing the code"),
-		faultproxy.Rewrite("no data", func(a map[string]any) { delete(a, "data") }),
-		faultproxy.Rewrite("data null", func(a map[string]any) { a["data"] = nil }),
-		faultproxy.Rewrite("data empty", func(a map[string]any) { a["data"] = map[string]any{} }),
-		faultproxy.Rewrite("data true", func(a map[string]any) { a["data"] = true }),
-		faultproxy.Rewrite("valid a string", set("true")),
-		faultproxy.Rewrite("valid a number", set(1)),
-		faultproxy.Rewrite("valid null", set(nil)),
-		faultproxy.Rewrite("valid a list", set([]any{true})),
-		faultproxy.Rewrite("the generate answer", func(a map[string]any) { a["data"] = map[string]any{"code": "123456"} }),
-	}
-}
-
-// TestFailingVaultTOTP puts each fault between the module and the real
-// Vault and logs in with a right code, in process and through the helper.
-func TestFailingVaultTOTP(t *testing.T) {
-	e := setup(t)
-	tokenFile := e.totpSetup(t)
-	proxy, err := faultproxy.New(e.vault.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	for _, path := range []struct {
-		name string
-		args []string
-	}{{"in process", []string{"totp"}}, {"helper", []string{"totp", "helper"}}} {
-		svc, _ := e.service(t, "fault-totp", totpConfig(proxy.URL, faultTimeout.String(), tokenFile), path.args...)
-		for _, f := range totpFaults() {
-			t.Run(path.name+"/"+f.Name, func(t *testing.T) {
-				// A key of its own: Vault takes three codes of a key
-				// per period, and every fault gets a right one.
-				k := e.totpKey(t, testUser)
-				proxy.SetFault(f)
-				proxy.Reset()
-				r := e.pamtester(t, svc, totpCode(t, k), nil)
-				expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-				logged(t, r.SyslogTexts(), "Vault unavailable", "user="+testUser)
-				withinDeadline(t, r)
-				if proxy.Conns() == 0 {
-					t.Fatalf("the module never reached the fault:\n%s", r.Output)
-				}
-			})
+			return c
 		}
 	}
-	// A 400 that echoes the code is Vault refusing it, as far as pam_vault
-	// can tell; the code still never reaches the log (the journal checks).
-	proxy.SetFault(faultproxy.Echo(http.StatusBadRequest).Named("400 echoing the code"))
-	svc, _ := e.service(t, "fault-totp-echo", totpConfig(proxy.URL, faultTimeout.String(), tokenFile), "totp")
-	c := totpCode(t, e.totpKey(t, testUser))
-	r := e.pamtester(t, svc, c, nil)
-	expect(t, r, "PAM_AUTH_ERR")
-	logged(t, r.SyslogTexts(), "you sent", "[code]")
-}
-
-// TestVaultStoppedSealedTOTP: a stopped and a sealed Vault are
-// PAM_AUTHINFO_UNAVAIL within the deadline on both paths, and the code
-// tried while sealed still logs in afterwards: Vault never saw it.
-func TestVaultStoppedSealedTOTP(t *testing.T) {
-	e := setup(t)
-	tokenFile := e.totpSetup(t)
-	k := e.totpKey(t, testUser)
-	addr, err := faultproxy.RefusedAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"totp"}, {"totp", "helper"}} {
-		svc, _ := e.service(t, "stopped-totp", totpConfig(addr, faultTimeout.String(), tokenFile), args...)
-		r := e.pamtester(t, svc, "123456", nil)
-		expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-		logged(t, r.SyslogTexts(), "Vault unavailable", "connection refused")
-		withinDeadline(t, r)
-		if !strings.Contains(r.Output, "The verification code cannot be checked right now") {
-			t.Fatalf("the user was not told to try later:\n%s", r.Output)
-		}
-	}
-
-	c := totpCode(t, k)
-	if err := e.vault.Seal(); err != nil {
-		t.Fatal(err)
-	}
-	unsealed := false
-	unseal := func() {
-		if !unsealed {
-			unsealed = true
-			if err := e.vault.Unseal(); err != nil {
-				t.Fatalf("unsealing the shared Vault: %v", err)
-			}
-		}
-	}
-	t.Cleanup(unseal)
-	cfg := totpConfig(e.vault.Addr, faultTimeout.String(), tokenFile)
-	for _, args := range [][]string{{"totp"}, {"totp", "helper"}} {
-		svc, _ := e.service(t, "sealed-totp", cfg, args...)
-		r := e.pamtester(t, svc, c, nil)
-		expect(t, r, "PAM_AUTHINFO_UNAVAIL")
-		logged(t, r.SyslogTexts(), "Vault unavailable", "Vault is sealed")
-		withinDeadline(t, r)
-	}
-	unseal()
-	svc, _ := e.service(t, "sealed-totp", cfg, "totp")
-	r := e.pamtester(t, svc, c, nil)
-	expect(t, r, "PAM_SUCCESS")
-	logged(t, r.SyslogTexts(), "accepted Vault TOTP code")
+	return user{right: code(k.Code), wrong: code(k.WrongCode)}
 }
 
 // TestVaultRateLimitTOTP applies README's rate-limit quota to a TOTP
