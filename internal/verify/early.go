@@ -164,6 +164,15 @@ func (e *early) take(ctx context.Context, addr string, tls bool) net.Conn {
 	return conn
 }
 
+// takeFor is take for a request to base, for the client to send it on the
+// connection itself (doOn).
+func (e *early) takeFor(ctx context.Context, base *url.URL) net.Conn {
+	if e == nil {
+		return nil
+	}
+	return e.take(ctx, transportAddr(base), base.Scheme == "https")
+}
+
 // dialContext is the transport's dialer for http and unix addresses.
 func (e *early) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if conn := e.take(ctx, addr, false); conn != nil {
