@@ -420,10 +420,6 @@ func (c *Client) doOn(ctx context.Context, conn net.Conn, req *http.Request) (in
 		return fail(err)
 	}
 	limit.N = MaxAnswer + 1
-	if ctx.Err() != nil {
-		resp.Body.Close()
-		return fail(ctx.Err())
-	}
 	return readAnswer(req, resp)
 }
 
