@@ -369,8 +369,8 @@ func (c *Client) do(req *http.Request) (int, []byte, error) {
 }
 
 // errHeaderTooLarge is an answer whose header alone passes MaxAnswer bytes,
-// which the transport refuses too (MaxResponseHeaderBytes).
-var errHeaderTooLarge = fmt.Errorf("answer header is larger than %d bytes", MaxAnswer)
+// which the transport refuses too (MaxResponseHeaderBytes), in its words.
+var errHeaderTooLarge = fmt.Errorf("server response headers exceeded %d bytes; aborted", MaxAnswer)
 
 // doOn sends req on conn, the connection Preconnect opened, from the
 // calling goroutine and reads the answer as do does, then closes conn. The

@@ -110,8 +110,8 @@ func TestClientRequest(t *testing.T) {
 			wantPath: "/v1/team/ssh/verify", namespace: "team-a"},
 	}
 	for _, tt := range tests {
-		forEachPath(t, func(t *testing.T, early bool) {
-			t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T, early bool) {
 				var (
 					mu   sync.Mutex
 					seen []seenRequest
@@ -247,7 +247,7 @@ func TestClientOversizedAnswer(t *testing.T) {
 				w.Header().Set("X-Padding", strings.Repeat("a", MaxAnswer+1))
 				io.WriteString(w, validAnswer)
 			},
-			wantErr: ErrUnavailable,
+			wantErr: ErrUnavailable, size: true,
 		},
 		{
 			name: "exactly MaxAnswer is read",
@@ -259,8 +259,8 @@ func TestClientOversizedAnswer(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		forEachPath(t, func(t *testing.T, early bool) {
-			t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T, early bool) {
 				srv := httptest.NewServer(tt.handler)
 				defer srv.Close()
 				c := newTestClient(t, srv.URL)
@@ -298,8 +298,8 @@ func TestClientRedirect(t *testing.T) {
 		http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect,
 	} {
-		forEachPath(t, func(t *testing.T, early bool) {
-			t.Run(strconv.Itoa(code), func(t *testing.T) {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			forEachPath(t, func(t *testing.T, early bool) {
 				hits.Store(0)
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					http.Redirect(w, r, elsewhere.URL+r.URL.Path, code)
@@ -398,8 +398,8 @@ func TestClientSilentServer(t *testing.T) {
 		{name: "no TLS handshake, config timeout only", url: httpsURL, lines: []string{`timeout = "300ms"`}},
 	}
 	for _, tt := range tests {
-		forEachPath(t, func(t *testing.T, early bool) {
-			t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachPath(t, func(t *testing.T, early bool) {
 				c := newTestClient(t, tt.url(silentServer(t, tt.reply)), tt.lines...)
 				preconnect(t, c, early)
 				ctx := context.Background()
