@@ -79,15 +79,14 @@ func NewClient(cfg *config.Config) (*Client, error) {
 		timeout: cfg.Timeout,
 		maxAge:  EarlyMaxAge,
 	}
-	// The transport dials through e, which hands it the connection
-	// Preconnect opened when that is the one it asks for, and dials as
-	// usual otherwise. For https e does the TLS handshake, with tlsConf, as
-	// the transport would; tlsConf stays on the transport for
-	// PeerCertificates.
+	// A request on the connection Preconnect opened is sent by the client
+	// itself (doOn); the transport carries the others and dials as e does:
+	// for https the TLS handshake with tlsConf, as the transport would;
+	// tlsConf stays on the transport for PeerCertificates.
 	transport := &http.Transport{
 		Proxy:                  nil, // never HTTP_PROXY and friends
-		DialContext:            e.dialContext,
-		DialTLSContext:         e.dialTLSContext,
+		DialContext:            e.dial,
+		DialTLSContext:         e.dialTLS,
 		TLSClientConfig:        tlsConf,
 		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
@@ -324,7 +323,7 @@ func (c *Client) sendTo(ctx context.Context, base *url.URL, method, path string,
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if conn := c.early.takeFor(ctx, base); conn != nil {
+	if conn := c.early.take(ctx, base); conn != nil {
 		return c.doOn(ctx, conn, req)
 	}
 	return c.do(req)
