@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -78,15 +79,14 @@ func NewClient(cfg *config.Config) (*Client, error) {
 		timeout: cfg.Timeout,
 		maxAge:  EarlyMaxAge,
 	}
-	// The transport dials through e, which hands it the connection
-	// Preconnect opened when that is the one it asks for, and dials as
-	// usual otherwise. For https e does the TLS handshake, with tlsConf, as
-	// the transport would; tlsConf stays on the transport for
-	// PeerCertificates.
+	// A request on the connection Preconnect opened is sent by the client
+	// itself (doOn); the transport carries the others and dials as e does:
+	// for https the TLS handshake with tlsConf, as the transport would;
+	// tlsConf stays on the transport for PeerCertificates.
 	transport := &http.Transport{
 		Proxy:                  nil, // never HTTP_PROXY and friends
-		DialContext:            e.dialContext,
-		DialTLSContext:         e.dialTLSContext,
+		DialContext:            e.dial,
+		DialTLSContext:         e.dialTLS,
 		TLSClientConfig:        tlsConf,
 		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
@@ -323,6 +323,9 @@ func (c *Client) sendTo(ctx context.Context, base *url.URL, method, path string,
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if conn := c.early.take(ctx, base); conn != nil {
+		return c.doOn(ctx, conn, req)
+	}
 	return c.do(req)
 }
 
@@ -354,12 +357,74 @@ func (c *Client) newRequest(ctx context.Context, base *url.URL, method, path str
 	return req, nil
 }
 
-// do sends req and reads at most MaxAnswer bytes of the answer.
+// do sends req through the transport and reads at most MaxAnswer bytes of
+// the answer.
 func (c *Client) do(req *http.Request) (int, []byte, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, req.Method, redactedURL(req.URL), unwrapURLError(err))
 	}
+	return readAnswer(req, resp)
+}
+
+// errHeaderTooLarge is an answer whose header alone passes MaxAnswer bytes,
+// which the transport refuses too (MaxResponseHeaderBytes), in its words.
+var errHeaderTooLarge = fmt.Errorf("server response headers exceeded %d bytes; aborted", MaxAnswer)
+
+// doOn sends req on conn, the connection Preconnect opened, from the
+// calling goroutine and reads the answer as do does, then closes conn. The
+// transport would hand the request to goroutines of its own for writing
+// and reading, and those handoffs between threads cost more than the
+// request itself on a near server; one request on a connection that is
+// closed afterwards needs none of the transport's pooling. ctx bounds all
+// of it, through conn's deadline.
+func (c *Client) doOn(ctx context.Context, conn net.Conn, req *http.Request) (int, []byte, error) {
+	defer conn.Close()
+	fail := func(err error) (int, []byte, error) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			if cerr := ctx.Err(); cerr != nil {
+				err = cerr
+			}
+			err = fmt.Errorf("timed out: %w", err)
+		}
+		return 0, nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, req.Method, redactedURL(req.URL), err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(deadline); err != nil {
+			return fail(err)
+		}
+	}
+	// A cancel before the deadline ends the exchange as the deadline would.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	// As the transport does with DisableKeepAlives: the server closes
+	// after answering, since nothing else will come on conn.
+	req.Close = true
+	w := bufio.NewWriter(conn)
+	if err := req.Write(w); err != nil {
+		return fail(err)
+	}
+	if err := w.Flush(); err != nil {
+		return fail(err)
+	}
+	// The header is bounded as the transport bounds it; the body then by
+	// readAnswer.
+	limit := &io.LimitedReader{R: conn, N: MaxAnswer}
+	resp, err := http.ReadResponse(bufio.NewReader(limit), req)
+	if err != nil {
+		if limit.N <= 0 {
+			err = errHeaderTooLarge
+		}
+		return fail(err)
+	}
+	limit.N = MaxAnswer + 1
+	return readAnswer(req, resp)
+}
+
+// readAnswer reads at most MaxAnswer bytes of the answer to req and closes
+// it.
+func readAnswer(req *http.Request, resp *http.Response) (int, []byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
 	if err != nil {

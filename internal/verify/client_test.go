@@ -47,6 +47,24 @@ func newTestClient(t *testing.T, addr string, lines ...string) *Client {
 	return c
 }
 
+// forEachPath runs f once with requests sent through the transport and
+// once, with early set, after Preconnect, so that the first request goes
+// on the early connection (doOn): both must behave alike.
+func forEachPath(t *testing.T, f func(t *testing.T, early bool)) {
+	for _, early := range []bool{false, true} {
+		t.Run("early="+strconv.FormatBool(early), func(t *testing.T) { f(t, early) })
+	}
+}
+
+// preconnect calls c.Preconnect when early is set, and closes c at the
+// end of the test.
+func preconnect(t *testing.T, c *Client, early bool) {
+	if early {
+		c.Preconnect()
+		t.Cleanup(c.Close)
+	}
+}
+
 // serverCAFile writes the certificate of the TLS server srv to a PEM file.
 func serverCAFile(t *testing.T, srv *httptest.Server) string {
 	t.Helper()
@@ -93,76 +111,79 @@ func TestClientRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var (
-				mu   sync.Mutex
-				seen []seenRequest
-			)
-			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
+			forEachPath(t, func(t *testing.T, early bool) {
+				var (
+					mu   sync.Mutex
+					seen []seenRequest
+				)
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					mu.Lock()
+					seen = append(seen, seenRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
+					mu.Unlock()
+					w.WriteHeader(http.StatusBadRequest)
+					io.WriteString(w, `{"errors":["OTP not found"]}`)
+				})
+				var srv *httptest.Server
+				lines := tt.lines
+				if tt.tls {
+					srv = httptest.NewTLSServer(h)
+					lines = append(lines, "ca_cert = "+strconv.Quote(serverCAFile(t, srv)))
+				} else {
+					srv = httptest.NewServer(h)
+				}
+				defer srv.Close()
+				c := newTestClient(t, srv.URL, lines...)
+				preconnect(t, c, early)
+
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c.Verify(ctx, testOTP)
+				c.Echo(ctx)
+
 				mu.Lock()
-				seen = append(seen, seenRequest{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
-				mu.Unlock()
-				w.WriteHeader(http.StatusBadRequest)
-				io.WriteString(w, `{"errors":["OTP not found"]}`)
+				defer mu.Unlock()
+				if len(seen) != 2 {
+					t.Fatalf("server saw %d requests, want 2 (verify, echo)", len(seen))
+				}
+				for i, wantOTP := range []string{testOTP, echoRequest} {
+					r := seen[i]
+					if r.method != http.MethodPut {
+						t.Errorf("request %d: method %s, want PUT", i, r.method)
+					}
+					if r.path != tt.wantPath || r.query != "" {
+						t.Errorf("request %d: path %q query %q, want %q and none", i, r.path, r.query, tt.wantPath)
+					}
+					if got := r.header.Get("X-Vault-Request"); got != "true" {
+						t.Errorf("request %d: X-Vault-Request = %q, want true", i, got)
+					}
+					if got, ok := r.header["X-Vault-Namespace"]; tt.namespace == "" && ok {
+						t.Errorf("request %d: X-Vault-Namespace %q sent without a namespace configured", i, got)
+					} else if tt.namespace != "" && (len(got) != 1 || got[0] != tt.namespace) {
+						t.Errorf("request %d: X-Vault-Namespace = %q, want %q", i, got, tt.namespace)
+					}
+					if got, ok := r.header["X-Vault-Token"]; ok {
+						t.Errorf("request %d: X-Vault-Token %q sent", i, got)
+					}
+					if got, ok := r.header["X-Hostile"]; ok {
+						t.Errorf("request %d: header from VAULT_HEADERS sent: %q", i, got)
+					}
+					if got := r.header.Get("Authorization"); got != "" {
+						t.Errorf("request %d: Authorization %q sent", i, got)
+					}
+					if got := r.header.Get("Content-Type"); got != "application/json" {
+						t.Errorf("request %d: Content-Type = %q, want application/json", i, got)
+					}
+					var body map[string]any
+					if err := json.Unmarshal(r.body, &body); err != nil {
+						t.Errorf("request %d: body %q is not a JSON object: %v", i, r.body, err)
+						continue
+					}
+					if len(body) != 1 || body["otp"] != wantOTP {
+						t.Errorf("request %d: body %s, want {\"otp\":%q} alone", i, r.body, wantOTP)
+					}
+				}
 			})
-			var srv *httptest.Server
-			lines := tt.lines
-			if tt.tls {
-				srv = httptest.NewTLSServer(h)
-				lines = append(lines, "ca_cert = "+strconv.Quote(serverCAFile(t, srv)))
-			} else {
-				srv = httptest.NewServer(h)
-			}
-			defer srv.Close()
-			c := newTestClient(t, srv.URL, lines...)
-
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			c.Verify(ctx, testOTP)
-			c.Echo(ctx)
-
-			mu.Lock()
-			defer mu.Unlock()
-			if len(seen) != 2 {
-				t.Fatalf("server saw %d requests, want 2 (verify, echo)", len(seen))
-			}
-			for i, wantOTP := range []string{testOTP, echoRequest} {
-				r := seen[i]
-				if r.method != http.MethodPut {
-					t.Errorf("request %d: method %s, want PUT", i, r.method)
-				}
-				if r.path != tt.wantPath || r.query != "" {
-					t.Errorf("request %d: path %q query %q, want %q and none", i, r.path, r.query, tt.wantPath)
-				}
-				if got := r.header.Get("X-Vault-Request"); got != "true" {
-					t.Errorf("request %d: X-Vault-Request = %q, want true", i, got)
-				}
-				if got, ok := r.header["X-Vault-Namespace"]; tt.namespace == "" && ok {
-					t.Errorf("request %d: X-Vault-Namespace %q sent without a namespace configured", i, got)
-				} else if tt.namespace != "" && (len(got) != 1 || got[0] != tt.namespace) {
-					t.Errorf("request %d: X-Vault-Namespace = %q, want %q", i, got, tt.namespace)
-				}
-				if got, ok := r.header["X-Vault-Token"]; ok {
-					t.Errorf("request %d: X-Vault-Token %q sent", i, got)
-				}
-				if got, ok := r.header["X-Hostile"]; ok {
-					t.Errorf("request %d: header from VAULT_HEADERS sent: %q", i, got)
-				}
-				if got := r.header.Get("Authorization"); got != "" {
-					t.Errorf("request %d: Authorization %q sent", i, got)
-				}
-				if got := r.header.Get("Content-Type"); got != "application/json" {
-					t.Errorf("request %d: Content-Type = %q, want application/json", i, got)
-				}
-				var body map[string]any
-				if err := json.Unmarshal(r.body, &body); err != nil {
-					t.Errorf("request %d: body %q is not a JSON object: %v", i, r.body, err)
-					continue
-				}
-				if len(body) != 1 || body["otp"] != wantOTP {
-					t.Errorf("request %d: body %s, want {\"otp\":%q} alone", i, r.body, wantOTP)
-				}
-			}
 		})
 	}
 }
@@ -226,7 +247,7 @@ func TestClientOversizedAnswer(t *testing.T) {
 				w.Header().Set("X-Padding", strings.Repeat("a", MaxAnswer+1))
 				io.WriteString(w, validAnswer)
 			},
-			wantErr: ErrUnavailable,
+			wantErr: ErrUnavailable, size: true,
 		},
 		{
 			name: "exactly MaxAnswer is read",
@@ -239,21 +260,24 @@ func TestClientOversizedAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(tt.handler)
-			defer srv.Close()
-			c := newTestClient(t, srv.URL)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			a, err := c.Verify(ctx, testOTP)
-			if err == nil {
-				t.Fatalf("Verify = %+v, want an error wrapping %v", a, tt.wantErr)
-			}
-			if kind := errKind(t, err); kind != tt.wantErr {
-				t.Fatalf("Verify error %q wraps %v, want %v", err, kind, tt.wantErr)
-			}
-			if tt.size && !strings.Contains(err.Error(), strconv.Itoa(MaxAnswer)) {
-				t.Errorf("Verify error %q does not mention the size bound %d", err, MaxAnswer)
-			}
+			forEachPath(t, func(t *testing.T, early bool) {
+				srv := httptest.NewServer(tt.handler)
+				defer srv.Close()
+				c := newTestClient(t, srv.URL)
+				preconnect(t, c, early)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				a, err := c.Verify(ctx, testOTP)
+				if err == nil {
+					t.Fatalf("Verify = %+v, want an error wrapping %v", a, tt.wantErr)
+				}
+				if kind := errKind(t, err); kind != tt.wantErr {
+					t.Fatalf("Verify error %q wraps %v, want %v", err, kind, tt.wantErr)
+				}
+				if tt.size && !strings.Contains(err.Error(), strconv.Itoa(MaxAnswer)) {
+					t.Errorf("Verify error %q does not mention the size bound %d", err, MaxAnswer)
+				}
+			})
 		})
 	}
 	if n := endlessWritten.Load(); n >= 1<<30 {
@@ -275,24 +299,27 @@ func TestClientRedirect(t *testing.T) {
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect,
 	} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			hits.Store(0)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				http.Redirect(w, r, elsewhere.URL+r.URL.Path, code)
-			}))
-			defer srv.Close()
-			c := newTestClient(t, srv.URL)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			a, err := c.Verify(ctx, testOTP)
-			if err == nil {
-				t.Fatalf("Verify through a %d redirect = %+v, want an error", code, a)
-			}
-			if !errors.Is(err, ErrUnavailable) {
-				t.Errorf("Verify error %q does not wrap ErrUnavailable", err)
-			}
-			if n := hits.Load(); n != 0 {
-				t.Errorf("the redirect target received %d requests", n)
-			}
+			forEachPath(t, func(t *testing.T, early bool) {
+				hits.Store(0)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					http.Redirect(w, r, elsewhere.URL+r.URL.Path, code)
+				}))
+				defer srv.Close()
+				c := newTestClient(t, srv.URL)
+				preconnect(t, c, early)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				a, err := c.Verify(ctx, testOTP)
+				if err == nil {
+					t.Fatalf("Verify through a %d redirect = %+v, want an error", code, a)
+				}
+				if !errors.Is(err, ErrUnavailable) {
+					t.Errorf("Verify error %q does not wrap ErrUnavailable", err)
+				}
+				if n := hits.Load(); n != 0 {
+					t.Errorf("the redirect target received %d requests", n)
+				}
+			})
 		})
 	}
 }
@@ -372,33 +399,36 @@ func TestClientSilentServer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestClient(t, tt.url(silentServer(t, tt.reply)), tt.lines...)
-			ctx := context.Background()
-			if tt.ctx {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
-				defer cancel()
-			}
-			type result struct {
-				a   Answer
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				a, err := c.Verify(ctx, testOTP)
-				done <- result{a, err}
-			}()
-			select {
-			case r := <-done:
-				if r.err == nil {
-					t.Fatalf("Verify = %+v, want an error", r.a)
+			forEachPath(t, func(t *testing.T, early bool) {
+				c := newTestClient(t, tt.url(silentServer(t, tt.reply)), tt.lines...)
+				preconnect(t, c, early)
+				ctx := context.Background()
+				if tt.ctx {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+					defer cancel()
 				}
-				if kind := errKind(t, r.err); kind != ErrUnavailable {
-					t.Errorf("Verify error %q wraps %v, want ErrUnavailable", r.err, kind)
+				type result struct {
+					a   Answer
+					err error
 				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("Verify did not return 10 s after a 300 ms deadline")
-			}
+				done := make(chan result, 1)
+				go func() {
+					a, err := c.Verify(ctx, testOTP)
+					done <- result{a, err}
+				}()
+				select {
+				case r := <-done:
+					if r.err == nil {
+						t.Fatalf("Verify = %+v, want an error", r.a)
+					}
+					if kind := errKind(t, r.err); kind != ErrUnavailable {
+						t.Errorf("Verify error %q wraps %v, want ErrUnavailable", r.err, kind)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("Verify did not return 10 s after a 300 ms deadline")
+				}
+			})
 		})
 	}
 }

@@ -28,7 +28,7 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // early is the connection Preconnect opens while the token is not yet
 // known, and the dialing every request of the client goes through. Nothing
-// is written on it before the transport takes it for a request.
+// is written on it before the client takes it for a request (doOn).
 type early struct {
 	dial    dialFunc // TCP, or the Vault Proxy socket
 	dialTLS dialFunc // dial, then the TLS handshake
@@ -130,13 +130,17 @@ func (c *Client) Close() {
 	}
 }
 
-// take returns the early connection for a dial of addr, or nil when the
-// transport must dial itself: there is none for addr, it failed, it was
-// taken already, or it is too old, closed by the server or not silent.
-// Only the first dial may wait for it, and not beyond ctx.
-func (e *early) take(ctx context.Context, addr string, tls bool) net.Conn {
+// take returns the early connection for a request to base, or nil when the
+// request must go through the transport, which dials: there is none for
+// base, it failed, it was taken already, or it is too old, closed by the
+// server or not silent. Only the first request may wait for it, and not
+// beyond ctx.
+func (e *early) take(ctx context.Context, base *url.URL) net.Conn {
+	if e == nil {
+		return nil
+	}
 	e.mu.Lock()
-	if !e.started || e.taken || e.closed || addr != e.addr || tls != e.tls {
+	if !e.started || e.taken || e.closed || transportAddr(base) != e.addr || (base.Scheme == "https") != e.tls {
 		e.mu.Unlock()
 		return nil
 	}
@@ -162,22 +166,6 @@ func (e *early) take(ctx context.Context, addr string, tls bool) net.Conn {
 		return nil
 	}
 	return conn
-}
-
-// dialContext is the transport's dialer for http and unix addresses.
-func (e *early) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if conn := e.take(ctx, addr, false); conn != nil {
-		return conn, nil
-	}
-	return e.dial(ctx, network, addr)
-}
-
-// dialTLSContext is the transport's dialer for https addresses.
-func (e *early) dialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if conn := e.take(ctx, addr, true); conn != nil {
-		return conn, nil
-	}
-	return e.dialTLS(ctx, network, addr)
 }
 
 // errHandshakeTimeout is a TLS handshake that did not end within the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -239,6 +240,49 @@ func TestPreconnectCloseStopsDialing(t *testing.T) {
 	}
 	if c.early.conn != nil {
 		t.Fatal("a connection was kept after Close")
+	}
+}
+
+// TestPreconnectCanceled: a request on the early connection to a server
+// that never answers ends when its context is canceled, before any
+// deadline, and closes the connection.
+func TestPreconnectCanceled(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run("tls="+strconv.FormatBool(useTLS), func(t *testing.T) {
+			closed := make(chan struct{})
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Once the body is read, the server watches the
+				// connection and cancels the context when it closes.
+				io.ReadAll(r.Body)
+				<-r.Context().Done()
+				close(closed)
+			}))
+			if useTLS {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			t.Cleanup(srv.Close)
+			c := earlyClient(t, srv)
+			c.Preconnect()
+			waitDialed(t, c)
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(100*time.Millisecond, cancel)
+			start := time.Now()
+			_, err := c.Verify(ctx, testOTP)
+			c.Close()
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Verify error %v, want ErrUnavailable", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("Verify returned %v after the cancel", d)
+			}
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server never saw the connection close")
+			}
+		})
 	}
 }
 
