@@ -192,42 +192,51 @@ type LogLine struct {
 
 func (l LogLine) String() string { return fmt.Sprintf("<%d> %s", l.Priority, l.Text) }
 
-// syslogCall matches how pam_wrapper prints a pam_syslog call on stderr,
-// up to the message; wrapperPrefix matches the prefix pam_wrapper prints
-// before it.
+// wrapperPrefix is what pam_wrapper prints before each of its lines on
+// stderr ("PWRAP_DEBUG[prog (pid)] - "); syslogCall follows it for a
+// pam_syslog call, with the call's priority.
 var (
-	syslogCall    = regexp.MustCompile(`SYSLOG\((\d+)\): `)
-	wrapperPrefix = regexp.MustCompile(`PWRAP_[A-Z]+\[[^\]]*\] - $`)
+	wrapperPrefix = regexp.MustCompile(`PWRAP_[A-Z]+\[[^\]]*\] - `)
+	syslogCall    = regexp.MustCompile(`^SYSLOG\((\d+)\): `)
 )
 
 // ParseSyslog extracts the pam_syslog lines from pam_wrapper's stderr.
 //
 // A parent and the child it forked share that stderr, and pam_wrapper may
-// write one call in more than one piece, so a call can be cut in two by
-// the other process's: "…APWRAP_DEBUG[…] - SYSLOG(5): B\n" and later the
-// rest of A on a line of its own. ParseSyslog splits such a line at each
-// call and gives A back the next line that carries no call, so that every
-// call is counted once and no word of it escapes the token checks.
+// write one line in more than one piece, so a call can be cut in two by a
+// line of the other process: "…APWRAP_TRACE[…] - …\n" and later the rest
+// of A on a line of its own. ParseSyslog splits every line at each of
+// pam_wrapper's prefixes and gives a cut call the next text that carries
+// no prefix, so that every call is counted once, whole, and nothing of
+// another line (pam_wrapper's own traces print the token) is taken for
+// part of a call.
 func ParseSyslog(stderr string) []LogLine {
 	var out []LogLine
 	cut := -1 // the index in out of a call whose rest is still to come
 	for _, line := range strings.Split(stderr, "\n") {
-		calls := syslogCall.FindAllStringSubmatchIndex(line, -1)
-		if len(calls) == 0 {
-			if cut >= 0 && line != "" && !strings.Contains(line, "PWRAP_") {
-				out[cut].Text += line
-				cut = -1
-			}
-			continue
+		prefixes := wrapperPrefix.FindAllStringIndex(line, -1)
+		lead := line
+		if len(prefixes) > 0 {
+			lead = line[:prefixes[0][0]]
 		}
-		for k, m := range calls {
-			p, _ := strconv.Atoi(line[m[2]:m[3]])
-			text := line[m[1]:]
-			if k+1 < len(calls) {
-				text = wrapperPrefix.ReplaceAllString(line[m[1]:calls[k+1][0]], "")
-				cut = len(out)
+		if lead != "" && cut >= 0 {
+			out[cut].Text += lead
+			cut = -1
+		}
+		for k, at := range prefixes {
+			end := len(line)
+			if k+1 < len(prefixes) {
+				end = prefixes[k+1][0]
 			}
-			out = append(out, LogLine{Priority: p, Text: text})
+			m := syslogCall.FindStringSubmatch(line[at[1]:end])
+			if m == nil {
+				continue
+			}
+			p, _ := strconv.Atoi(m[1])
+			out = append(out, LogLine{Priority: p, Text: line[at[1]+len(m[0]) : end]})
+			if end < len(line) {
+				cut = len(out) - 1
+			}
 		}
 	}
 	return out

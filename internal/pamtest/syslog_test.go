@@ -75,6 +75,13 @@ func TestParseSyslogInterleaved(t *testing.T) {
 				{Priority: 7, Text: "done"},
 			},
 		},
+		{
+			"a call cut by a trace line of the other process",
+			"PWRAP_DEBUG[<unknown> (6071)] - SYSLOG(5): authentication failure; reason=\"token is not shaped like a Vault OT" +
+				"PWRAP_TRACE[<unknown> (6070)] - pwrap_pam_set_item: pwrap_set_item PAM_AUTHTOK=e786859d-6896-2368-150e-8b01bb2e6a59\n" +
+				"P; Vault was not asked\"\n",
+			[]LogLine{{Priority: 5, Text: "authentication failure; reason=\"token is not shaped like a Vault OTP; Vault was not asked\""}},
+		},
 		{"no calls", "PAMTEST: nothing\n", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
