@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"pam_vault/internal/pamtest"
 )
@@ -23,6 +24,7 @@ func TestMisbehavingHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	const success = `printf '0\0\0accepted\0'`
+	hung := 0
 	for _, tc := range []struct {
 		name   string
 		script string // the helper's body, after it read the request; "" for no helper
@@ -41,7 +43,18 @@ func TestMisbehavingHelper(t *testing.T) {
 		{"missing", "", "cannot start"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
+			// Only the two cases that wait out the 35 s deadline run side
+			// by side, started half a second apart: pam_wrapper gives each
+			// process a /tmp/pam.X copy of the services and takes over a
+			// directory whose owner it believes gone, so a pamtester that
+			// starts while another exits may lose its service file and
+			// run the "other" service instead.
+			if strings.Contains(tc.log, "within 35 s") {
+				hung++
+				delay := time.Duration(hung-1) * 500 * time.Millisecond
+				t.Parallel()
+				time.Sleep(delay)
+			}
 			dir := pamtest.Stage(t, "", "pam_vault.so", "pam_vault_go.so")
 			if tc.script != "" {
 				// A real helper reads the whole request before it answers.
