@@ -232,13 +232,12 @@ struct engine {
 
 /*
  * Finds the engine's functions for this process, loading the engine when
- * that is safe: hazard is load_hazard's reason when it is not, "" when it
- * is. eng is left empty when the verdict must be made in the helper
- * instead, and why then says the reason. It logs nothing itself: a failure
+ * that is safe (load_hazard). eng is left empty when the verdict must be
+ * made in the helper instead, and why then says the reason. It logs nothing itself: a failure
  * is written into err, for the early work to log after the conversation.
  */
-static int find_engine(struct engine *eng, const char *hazard, char *why,
-		       size_t why_len, char *err, size_t err_len)
+static int find_engine(struct engine *eng, char *why, size_t why_len,
+		       char *err, size_t err_len)
 {
 	char path[PATH_MAX];
 	int ret = PAM_SERVICE_ERR;
@@ -260,8 +259,7 @@ static int find_engine(struct engine *eng, const char *hazard, char *why,
 	}
 	void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
 	if (handle == NULL) {
-		if (hazard[0] != '\0') {
-			snprintf(why, why_len, "%s", hazard);
+		if (load_hazard(why, why_len) != 0) {
 			ret = PAM_SUCCESS;
 			goto out;
 		}
@@ -529,7 +527,6 @@ static int send_all(int fd, const char *buf, size_t len, long long deadline)
 struct helper {
 	pid_t pid;
 	int fd;          /* this end of the socket; -1 when no helper runs */
-	int peer;        /* the helper's end until it is closed here, else -1 */
 	size_t args_len; /* bytes of the request sent with the arguments */
 };
 
@@ -545,7 +542,7 @@ static int helper_start(struct helper *h, int argc, const char **argv,
 	size_t len;
 	int sv[2], ret = -1;
 
-	h->fd = h->peer = -1;
+	h->fd = -1;
 	if (buf == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return -1;
@@ -558,17 +555,13 @@ static int helper_start(struct helper *h, int argc, const char **argv,
 		snprintf(err, err_len, "socketpair: %s", strerror(errno));
 		goto out;
 	}
-	/* Recorded at once, for a process the host forks meanwhile to close. */
-	h->fd = sv[0];
-	h->peer = sv[1];
 	if (spawn_helper(sv[1], &h->pid, err, err_len) != 0) {
 		close(sv[0]);
 		close(sv[1]);
-		h->fd = h->peer = -1;
 		goto out;
 	}
-	h->peer = -1;
 	close(sv[1]);
+	h->fd = sv[0];
 	h->args_len = len;
 	if (send_all(h->fd, buf, len, now_ms() + HELPER_DEADLINE_MS) != 0) {
 		snprintf(err, err_len, "writing to the helper: %s", strerror(errno));
@@ -903,7 +896,6 @@ static void engine_finish(void *arg)
  */
 static void early_begin(struct early *e, int argc, const char **argv)
 {
-	char hazard[160] = "";
 	int err;
 
 	memset(e, 0, sizeof(*e));
@@ -911,12 +903,10 @@ static void early_begin(struct early *e, int argc, const char **argv)
 	e->argc = argc;
 	e->argv = argv;
 	e->ret = PAM_SUCCESS;
-	e->helper.fd = e->helper.peer = -1;
-	if (in_process_wanted(argc, argv, e->why, sizeof(e->why))) {
-		(void)load_hazard(hazard, sizeof(hazard));
-		e->ret = find_engine(&e->eng, hazard, e->why, sizeof(e->why),
-				     e->err, sizeof(e->err));
-	}
+	e->helper.fd = -1;
+	if (in_process_wanted(argc, argv, e->why, sizeof(e->why)))
+		e->ret = find_engine(&e->eng, e->why, sizeof(e->why), e->err,
+				     sizeof(e->err));
 	if (e->ret != PAM_SUCCESS)
 		return;
 	if (e->eng.begin != NULL) {
@@ -943,9 +933,7 @@ static int early_own(struct early *e)
 		return 0;
 	if (e->helper.fd >= 0)
 		close(e->helper.fd);
-	if (e->helper.peer >= 0)
-		close(e->helper.peer);
-	e->helper.fd = e->helper.peer = -1;
+	e->helper.fd = -1;
 	return -1;
 }
 
