@@ -308,36 +308,64 @@ func withoutElapsed(line string) string {
 	return line[:i] + line[i+1+j:]
 }
 
-// TestPrepareCancel: a prepared login given up without a token closes
-// what it opened, and Close may be called again.
+// TestPrepareCancel: what Connect opened before the prompt carries nothing
+// Vault could read until a token of the right shape comes. A login given
+// up (Close, twice) and a login whose token is a password, or not a code,
+// close the connection with not one byte written on it (DESIGN.md
+// invariant 3: a typed password goes nowhere).
 func TestPrepareCancel(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("hvs.ExampleToken\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
-	cfg := writeConfig(t, "vault_addr = \"http://"+ln.Addr().String()+"\"\nallowed_roles = \"*\"\n")
-	p := Prepare([]string{"config=" + cfg, "dev"})
-	p.Connect()
-	var conn net.Conn
-	select {
-	case conn = <-accepted:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Connect did not connect")
-	}
-	defer conn.Close()
-	p.Close()
-	p.Close()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := conn.Read(make([]byte, 1))
-	if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the server read %d bytes, %v; want the connection closed with nothing sent", n, err)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		extra string // more of the config
+		end   func(p *Prepared)
+	}{
+		{"given up", nil, "", func(p *Prepared) { p.Close(); p.Close() }},
+		{"a password for an OTP", nil, "", func(p *Prepared) {
+			if v := p.Decide(context.Background(), Request{User: "alice", Token: "hunter2"}); v.Result != AuthErr {
+				t.Errorf("Decide = %v, want AuthErr", v.Result)
+			}
+		}},
+		{"not a code in TOTP mode", []string{"totp"}, "token_file = " + strconv.Quote(token) + "\n", func(p *Prepared) {
+			if v := p.Decide(context.Background(), Request{User: "alice", Token: "12345"}); v.Result != AuthErr {
+				t.Errorf("Decide = %v, want AuthErr", v.Result)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				if c, err := ln.Accept(); err == nil {
+					accepted <- c
+				}
+			}()
+			cfg := writeConfig(t, "vault_addr = \"http://"+ln.Addr().String()+"\"\nallowed_roles = \"*\"\n"+tc.extra)
+			p := Prepare(append([]string{"config=" + cfg, "dev"}, tc.args...))
+			p.Connect()
+			var conn net.Conn
+			select {
+			case conn = <-accepted:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Connect did not connect")
+			}
+			defer conn.Close()
+			tc.end(p)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, err := conn.Read(make([]byte, 1))
+			if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the server read %d bytes, %v; want the connection closed with nothing sent", n, err)
+			}
+		})
 	}
 }
 
