@@ -71,24 +71,22 @@ func NewClient(cfg *config.Config) (*Client, error) {
 			return dialer.DialContext(ctx, "unix", socket)
 		}
 	}
-	e := &early{
-		dial:    dial,
-		dialTLS: tlsDialer(dial, tlsConf, cfg.Timeout),
-		addr:    transportAddr(bases[0]),
-		tls:     bases[0].Scheme == "https",
-		timeout: cfg.Timeout,
-		maxAge:  EarlyMaxAge,
+	// For https the client does the TLS handshake itself, with tlsConf and
+	// bounded by the timeout, so that the connection Preconnect opens and
+	// the transport's are made alike; tlsConf stays on the transport for
+	// PeerCertificates.
+	dialTLS := tlsDialer(dial, tlsConf, cfg.Timeout)
+	e := &early{base: bases[0], dial: dial, addr: transportAddr(bases[0]), timeout: cfg.Timeout, maxAge: EarlyMaxAge}
+	if bases[0].Scheme == "https" {
+		e.dial = dialTLS
 	}
 	// A request on the connection Preconnect opened is sent by the client
-	// itself (doOn); the transport carries the others and dials as e does:
-	// for https the TLS handshake with tlsConf, as the transport would;
-	// tlsConf stays on the transport for PeerCertificates.
+	// itself (doOn); the transport carries the others.
 	transport := &http.Transport{
 		Proxy:                  nil, // never HTTP_PROXY and friends
-		DialContext:            e.dial,
-		DialTLSContext:         e.dialTLS,
+		DialContext:            dial,
+		DialTLSContext:         dialTLS,
 		TLSClientConfig:        tlsConf,
-		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
 		MaxResponseHeaderBytes: MaxAnswer,
 		DisableCompression:     true,

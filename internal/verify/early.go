@@ -26,14 +26,13 @@ const EarlyMaxAge = 5 * time.Second
 // dialFunc opens a connection as net.Dialer.DialContext does.
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// early is the connection Preconnect opens while the token is not yet
-// known, and the dialing every request of the client goes through. Nothing
-// is written on it before the client takes it for a request (doOn).
+// early is the connection Preconnect opens to the client's first address
+// while the token is not yet known. Nothing is written on it before the
+// client takes it for a request to that address (doOn).
 type early struct {
-	dial    dialFunc // TCP, or the Vault Proxy socket
-	dialTLS dialFunc // dial, then the TLS handshake
-	addr    string   // the transport's address for the first base
-	tls     bool     // the first base is https
+	base    *url.URL // the client's first address, the only one served
+	dial    dialFunc // TCP or the Vault Proxy socket, then for https the TLS handshake
+	addr    string   // what dial is given for base
 	timeout time.Duration
 	maxAge  time.Duration // EarlyMaxAge; tests shorten it
 
@@ -72,11 +71,7 @@ func (c *Client) Preconnect() {
 func (e *early) open(ctx context.Context) {
 	defer close(e.done)
 	defer e.cancel()
-	dial := e.dial
-	if e.tls {
-		dial = e.dialTLS
-	}
-	conn, err := dial(ctx, "tcp", e.addr)
+	conn, err := e.dial(ctx, "tcp", e.addr)
 	if err != nil {
 		return // the request dials again, and reports what fails
 	}
@@ -140,7 +135,7 @@ func (e *early) take(ctx context.Context, base *url.URL) net.Conn {
 		return nil
 	}
 	e.mu.Lock()
-	if !e.started || e.taken || e.closed || transportAddr(base) != e.addr || (base.Scheme == "https") != e.tls {
+	if !e.started || e.taken || e.closed || base != e.base {
 		e.mu.Unlock()
 		return nil
 	}
