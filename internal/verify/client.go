@@ -409,12 +409,22 @@ func (c *Client) doOn(ctx context.Context, conn net.Conn, req *http.Request) (in
 	// The header is bounded as the transport bounds it; the body then by
 	// readAnswer.
 	limit := &io.LimitedReader{R: conn, N: MaxAnswer}
-	resp, err := http.ReadResponse(bufio.NewReader(limit), req)
-	if err != nil {
-		if limit.N <= 0 {
-			err = errHeaderTooLarge
+	br := bufio.NewReader(limit)
+	var resp *http.Response
+	for {
+		var err error
+		if resp, err = http.ReadResponse(br, req); err != nil {
+			if limit.N <= 0 {
+				err = errHeaderTooLarge
+			}
+			return fail(err)
 		}
-		return fail(err)
+		// An interim answer (100 Continue, 103 Early Hints) comes before
+		// the answer, as the transport also reads past it; its header
+		// counts towards the bound.
+		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
 	}
 	limit.N = MaxAnswer + 1
 	return readAnswer(req, resp)

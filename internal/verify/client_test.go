@@ -587,3 +587,26 @@ func TestClientWithToken(t *testing.T) {
 		}
 	}
 }
+
+// TestInterimAnswer: an interim answer before Vault's (103 Early Hints
+// from a proxy in front of it) is read past on both paths, as the
+// transport does, so that the verdict is Vault's answer and not
+// "unavailable" for an OTP the request has already used up.
+func TestInterimAnswer(t *testing.T) {
+	forEachPath(t, func(t *testing.T, early bool) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</v1/sys/health>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			io.WriteString(w, validAnswer)
+		}))
+		defer srv.Close()
+		c := newTestClient(t, srv.URL)
+		preconnect(t, c, early)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a, err := c.Verify(ctx, testOTP)
+		if err != nil || a.Username != "alice" {
+			t.Fatalf("Verify = %+v, %v; want alice's answer", a, err)
+		}
+	})
+}
