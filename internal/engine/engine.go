@@ -139,19 +139,21 @@ func Prepare(args []string) (p *Prepared) {
 // before the token comes, not after; it skips what is left of that once
 // Decide has started.
 func (p *Prepared) Connect() {
-	if p.client != nil && p.fault == nil && p.argsErr == nil && p.cfgErr == nil {
-		p.client.Preconnect()
-		client := p.client
-		go func() {
-			defer func() { _ = recover() }()
-			if !p.deciding.Load() {
-				client.Warm()
-			}
-			if !p.deciding.Load() {
-				_, _ = netcheck.LocalAddrs()
-			}
-		}()
+	// Prepare builds the client last, so there is one only when the
+	// arguments and the config were good.
+	if p.client == nil {
+		return
 	}
+	p.client.Preconnect()
+	go func() {
+		defer func() { _ = recover() }()
+		if !p.deciding.Load() {
+			p.client.Warm()
+		}
+		if !p.deciding.Load() {
+			_, _ = netcheck.LocalAddrs()
+		}
+	}()
 }
 
 // Close gives up the prepared login: a connection Connect opened is closed,
