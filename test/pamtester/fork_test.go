@@ -210,8 +210,9 @@ func TestForkDuringFirstLoadNeverHangs(t *testing.T) {
 // function, while what the module started before the prompt (the
 // connection to Vault in the engine's threads, or the helper reading its
 // config and connecting) may still be under way, and after it has ended: a
-// delay of 0 forks at once, the longest delay after all of it is done. The parent and the child each answer with a token of
-// their own and must each reach the verdict it deserves, on the
+// delay of 0 forks at once, the longest delay after all of it is done.
+// The parent and the child each answer with a token of their own and must
+// each reach the verdict it deserves, and log the path it took, on the
 // in-process path, the helper path (the helper argument), and the path of
 // a process whose engine an ancestor loaded. The child never calls into
 // its parent's engine or uses its helper: it does the work again itself.
@@ -222,14 +223,14 @@ func TestForkDuringConversation(t *testing.T) {
 	valid := func() string { return e.otp(t, role, testUser, "127.0.0.1") }
 	delays := []time.Duration{0, time.Millisecond, 4 * time.Millisecond, 300 * time.Millisecond}
 	env := pamtest.WrapperEnv(e.serviceDir, 3)
-	paths := map[string]int{}
 	for _, tc := range []struct {
 		path, service string
-		ancestor      bool // a first login loads the engine in an ancestor
+		ancestor      bool     // a first login loads the engine in an ancestor
+		lines         []string // the path lines the parent and the child log
 	}{
-		{"in process", inProcess, false},
-		{"helper argument", helper, false},
-		{"engine loaded by an ancestor", inProcess, true},
+		{"in process", inProcess, false, convForkInProcess},
+		{"helper argument", helper, false, convForkHelper},
+		{"engine loaded by an ancestor", inProcess, true, convForkInProcess},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			for i, delay := range delays {
@@ -252,13 +253,18 @@ func TestForkDuringConversation(t *testing.T) {
 					t.Fatalf("fork %s into the conversation: first %q, parent %q, child %q; want %q, %q\n%s",
 						delay, r.First, r.Parent, r.Child, parentWant, childWant, r.Output)
 				}
-				for _, line := range r.SyslogTexts() {
-					if strings.Contains(line, "verifying in") {
-						paths[line]++
-					}
+				for _, line := range tc.lines {
+					logged(t, r.Outcome, line)
 				}
 			}
 		})
 	}
-	t.Logf("paths taken: %v", paths)
 }
+
+// The path lines of a fork in the conversation. The parent loaded the
+// engine before it asked, so its child, which does the work again, finds
+// the engine its ancestor's; with the helper argument both use a helper.
+var (
+	convForkInProcess = []string{"verifying in process (in_process argument given)", "engine was loaded by ancestor process"}
+	convForkHelper    = []string{"helper argument given; verifying in a helper process"}
+)

@@ -83,10 +83,11 @@ func TestTOTPForkDuringConversation(t *testing.T) {
 		path     string
 		args     []string
 		ancestor bool
+		lines    []string // the path lines the parent and the child log
 	}{
-		{"in process", []string{"debug"}, false},
-		{"helper argument", []string{"debug", "helper"}, false},
-		{"engine loaded by an ancestor", []string{"debug"}, true},
+		{"in process", []string{"debug"}, false, convForkInProcess},
+		{"helper argument", []string{"debug", "helper"}, false, convForkHelper},
+		{"engine loaded by an ancestor", []string{"debug"}, true, convForkInProcess},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			svc := e.totpService(t, "totp-convfork-"+strings.ReplaceAll(tc.path, " ", "-"), tc.args...)
@@ -100,9 +101,12 @@ func TestTOTPForkDuringConversation(t *testing.T) {
 				good, bad := code(t, k), wrongCode(t, k)
 				r := pamtest.ForkInConversation(t, 0, env, delay, first, svc, k.Name, good, bad)
 				journal.Record(t, attempts, []string{good, bad}, r.Syslog)
-				if r.Parent != codeAuthErr || r.Child != codeSuccess {
-					t.Fatalf("fork %s into the conversation: parent %q, child %q; want %q, %q\n%s",
-						delay, r.Parent, r.Child, codeAuthErr, codeSuccess, r.Output)
+				if r.Parent != codeAuthErr || r.Child != codeSuccess || (tc.ancestor && r.First != codeAuthErr) {
+					t.Fatalf("fork %s into the conversation: first %q, parent %q, child %q; want %q, %q\n%s",
+						delay, r.First, r.Parent, r.Child, codeAuthErr, codeSuccess, r.Output)
+				}
+				for _, line := range tc.lines {
+					logged(t, r.Outcome, line)
 				}
 			}
 		})
