@@ -273,10 +273,19 @@ func quoteKey(key string) string {
 // vaultErrors describes a failed answer: its status and, when its errors
 // member could be read as a list of strings, Vault's messages.
 func vaultErrors(errs json.RawMessage, readErr error, status int) string {
-	msg := fmt.Sprintf("HTTP %d", status)
 	var list []string
-	if readErr == nil && errs != nil && json.Unmarshal(errs, &list) == nil && len(list) > 0 {
-		msg += ": " + truncate(strings.Join(list, "; "))
+	if readErr != nil || errs == nil || json.Unmarshal(errs, &list) != nil {
+		list = nil
+	}
+	return describeAnswer(status, list)
+}
+
+// describeAnswer is how this package's errors name an answer: its status
+// and Vault's messages, if any ("HTTP 403: permission denied").
+func describeAnswer(status int, said []string) string {
+	msg := fmt.Sprintf("HTTP %d", status)
+	if len(said) > 0 {
+		msg += ": " + truncate(strings.Join(said, "; "))
 	}
 	return msg
 }

@@ -104,14 +104,10 @@ func (c *Client) refused(status int, body []byte) error {
 
 // vaultSays reads the errors member of an answer with the strict reader
 // every answer goes through, and describes the answer as this package's
-// errors do ("HTTP 403: permission denied").
+// errors do (describeAnswer).
 func vaultSays(status int, body []byte) ([]string, string) {
 	said, _ := AnswerErrors(body)
-	desc := fmt.Sprintf("HTTP %d", status)
-	if len(said) > 0 {
-		desc += ": " + truncate(strings.Join(said, "; "))
-	}
-	return said, desc
+	return said, describeAnswer(status, said)
 }
 
 // tokenSource names the token a request carried, for the log.
