@@ -243,6 +243,38 @@ func TestPreconnectCloseStopsDialing(t *testing.T) {
 	}
 }
 
+// TestPreconnectHungHandshakeKeepsTheDeadline: a request made while the
+// early TLS handshake is still waiting on a server that never answers
+// waits for it no longer than its own context allows (the login's
+// deadline), not for the dial's longer timeout, and reports Vault
+// unavailable. The bound checked is far above the context's and far below
+// the dial's: it tells a hang from an answer, not speed.
+func TestPreconnectHungHandshakeKeepsTheDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := newTestClient(t, "https://"+ln.Addr().String(), `timeout = "30s"`)
+	c.Preconnect()
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Verify(ctx, testOTP)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Verify = %v, want an error wrapping ErrUnavailable", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Verify waited past its context for the early handshake")
+	}
+}
+
 // TestPreconnectCanceled: a request on the early connection to a server
 // that never answers ends when its context is canceled, before any
 // deadline, and closes the connection.
