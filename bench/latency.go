@@ -268,23 +268,8 @@ func measureLatency(l *lab, rounds int) ([]*path, error) {
 		if p.fresh {
 			per = 2
 		}
-		if p.totp {
-			var err error
-			prefix := "pvbench-" + strings.TrimSuffix(p.key, "-totp") + "-" + p.transport
-			if p.keys, err = totpKeys(l.transport(p.transport).vault, prefix, per*(rounds+1)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if !p.vaultOTPs {
-			p.otps = make([]string, per*(rounds+1))
-			for i := range p.otps {
-				p.otps[i] = "not-an-otp"
-			}
-			continue
-		}
-		var err error
-		if p.otps, err = issue(l.transport(p.transport).vault, benchUser, per*(rounds+1)); err != nil {
+		prefix := "pvbench-" + strings.TrimSuffix(p.key, "-totp") + "-" + p.transport
+		if err := l.provision(p, prefix, per*(rounds+1)); err != nil {
 			return nil, err
 		}
 	}
@@ -339,6 +324,25 @@ func measureLatency(l *lab, rounds int) ([]*path, error) {
 		}
 	}
 	return ps, nil
+}
+
+// provision gives p the tokens of n logins, before any timed section: a
+// TOTP key each (named prefix-0, prefix-1, …), an OTP each from Vault, or,
+// for a path that needs no Vault, a token that is not an OTP.
+func (l *lab) provision(p *path, prefix string, n int) error {
+	var err error
+	switch {
+	case p.totp:
+		p.keys, err = totpKeys(l.transport(p.transport).vault, prefix, n)
+	case p.vaultOTPs:
+		p.otps, err = issue(l.transport(p.transport).vault, benchUser, n)
+	default:
+		p.otps = make([]string, n)
+		for i := range p.otps {
+			p.otps[i] = "not-an-otp"
+		}
+	}
+	return err
 }
 
 // quantile returns the q-quantile of ds by the nearest-rank method.

@@ -67,15 +67,7 @@ func (l *lab) tokenPaths(convMS int) []*tokenPath {
 func measureToken(l *lab, rounds, convMS int) ([]*tokenPath, error) {
 	ps := l.tokenPaths(convMS)
 	for i, p := range ps {
-		v := l.transport(p.transport).vault
-		var err error
-		if p.run.totp {
-			prefix := fmt.Sprintf("pvtoken-%d", i)
-			p.run.keys, err = totpKeys(v, prefix, rounds+1)
-		} else {
-			p.run.otps, err = issue(v, benchUser, rounds+1)
-		}
-		if err != nil {
+		if err := l.provision(p.run, fmt.Sprintf("pvtoken-%d", i), rounds+1); err != nil {
 			return nil, err
 		}
 	}
