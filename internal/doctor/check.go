@@ -507,8 +507,9 @@ func namedUsers(rules []Rule) []string {
 	return users
 }
 
-// passwordAfterOTP returns a password module that ran after pam_vault
-// accepted an OTP in out, a run of scenario(Success, ...).
+// passwordAfterOTP returns a password module that ran in out after
+// pam_vault in OTP mode: pam_get_authtok hands it the token pam_vault
+// stored. fallback asks of a run in which Vault could not answer.
 func (c *stackCheck) passwordAfterOTP(out Outcome) (Rule, bool) {
 	taken := false
 	for _, i := range out.Ran {
