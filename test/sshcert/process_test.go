@@ -1,7 +1,6 @@
 package sshcert
 
 import (
-	"strings"
 	"testing"
 
 	"pam_vault/internal/pamtest"
@@ -13,10 +12,12 @@ import (
 // PAM in the "[pam]" child of the connection's "[priv]" monitor, where
 // pam_vault loads the engine and verifies in process (test/sshd's
 // TestPAMProcess covers the other methods). The test lists the
-// connection's processes while the client is asked for the code, and both
-// of the module's lines must carry that child's program and pid. From
-// OpenSSH 10.0 the child that checked the certificate is sshd-auth, with
-// no PAM module mapped.
+// connection's processes while the client is asked for the code: the
+// monitor must have no engine mapped and the child must have loaded it
+// already, as in test/sshd's keyboard-interactive case, and both of the
+// module's lines must carry that child's program and pid. From OpenSSH
+// 10.0 the child that checked the certificate is sshd-auth, with no PAM
+// module mapped.
 func TestPAMProcess(t *testing.T) {
 	e := setup(t)
 	t.Logf("sshd is %s: PAM runs in %s, the unprivileged child is %s", e.version, e.version.SessionProgram(), e.version.AuthProgram())
@@ -33,31 +34,17 @@ func TestPAMProcess(t *testing.T) {
 	s.expectLog(t, logMark, "Partial publickey for "+userName)
 	s.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+userName)
 	s.expectSyslog(t, sysMark, "pam_vault(sshd:auth): accepted Vault TOTP code")
-	conn, err := w.Connection()
-	if err == nil {
-		err = conn.Check()
+	conn := sshdtest.CheckedConnection(t, w)
+	child := sshdtest.PAMChild(t, conn)
+	// As for a plain keyboard-interactive login (test/sshd): pam_start
+	// mapped only pam_vault.so into the monitor; the child loaded the
+	// engine before it asked for the code.
+	sshdtest.NoEngine(t, conn.Monitor)
+	sshdtest.HasEngine(t, "when the code was answered", child)
+	lines := sshdtest.ModuleLines(t, s.syslog, sysMark, 2)
+	if len(lines) != 2 {
+		t.Errorf("want 2 pam_vault lines (verifying in process, accepted), got %d:\n%s", len(lines), pamtest.FormatLines(s.syslog.Since(sysMark)))
 	}
-	if err != nil {
-		t.Fatalf("the connection's processes: %v", err)
-	}
-	if conn.PAM.PID == 0 {
-		t.Fatalf("no [pam] child of the monitor %d %q while the code was asked for", conn.Monitor.PID, conn.Monitor.Title)
-	}
-	var found int
-	for _, l := range s.syslog.Since(sysMark) {
-		if !strings.Contains(l.Text, "pam_vault(sshd:auth): ") {
-			continue
-		}
-		found++
-		if err := sshdtest.CheckSender(l, conn.PAM); err != nil {
-			t.Error(err)
-		}
-		t.Logf("%s: from %d %q, parent %d %q", l.Text, conn.PAM.PID, conn.PAM.Title, conn.Monitor.PID, conn.Monitor.Title)
-	}
-	if found != 2 {
-		t.Errorf("want 2 pam_vault lines (verifying in process, accepted), got %d:\n%s", found, pamtest.FormatLines(s.syslog.Since(sysMark)))
-	}
-	if n := pamtest.CountLines(s.syslog.Since(sysMark), "pam_vault(sshd:auth): verifying in process"); n != 1 {
-		t.Errorf("want the code verified in process once, got %d:\n%s", n, pamtest.FormatLines(s.syslog.Since(sysMark)))
-	}
+	sshdtest.ExpectFrom(t, lines, "verifying in process", child)
+	sshdtest.ExpectFrom(t, lines, "accepted Vault TOTP code", child)
 }

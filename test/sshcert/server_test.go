@@ -161,11 +161,8 @@ func (s *server) close(t *testing.T, e *env) {
 	s.syslog.Close()
 	// Every pam_vault line comes from the program that runs PAM: on
 	// OpenSSH 10.0 none from sshd-auth, which checked the certificates.
-	want := e.version.SessionProgram()
-	for _, l := range s.syslog.Since(0) {
-		if strings.Contains(l.Text, "pam_vault(") && l.Program() != want {
-			t.Errorf("a pam_vault line not from %s: %s", want, l)
-		}
+	if err := sshdtest.CheckSenders(s.syslog.Since(0), e.version); err != nil {
+		t.Error(err)
 	}
 	logs := pamtest.FormatLines(s.log.Since(0)) + pamtest.FormatLines(s.syslog.Since(0)) + e.vaultLogs(t)
 	for _, code := range e.codesTyped() {

@@ -3,12 +3,10 @@ package sshd
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
 
-	"pam_vault/internal/pamtest"
 	"pam_vault/internal/sshdtest"
 )
 
@@ -42,76 +40,72 @@ func TestPAMProcess(t *testing.T) {
 	})
 
 	t.Run("keyboard-interactive", func(t *testing.T) {
-		sysMark, logMark := s.syslog.Mark(), s.log.Mark()
-		otp := e.otp(t, testUserName, "127.0.0.1")
 		kbd := s.sshd.Watch(v, testUserName)
-		s.typedToken(otp)
-		r := goLogin(context.Background(), s, "127.0.0.1", testUserName, ssh.KeyboardInteractive(answerNoting(kbd, otp)))
-		if r.err != nil || r.output != testUserName+"\n" {
-			t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
-		}
-		s.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
-		conn := s.connection(t, kbd)
-		child := s.pamChild(t, conn)
+		sysMark := s.watchedLogin(t, e, func(otp string) []ssh.AuthMethod {
+			return []ssh.AuthMethod{ssh.KeyboardInteractive(answerNoting(kbd, otp))}
+		}, "Accepted keyboard-interactive/pam for "+testUserName)
+		conn := sshdtest.CheckedConnection(t, kbd)
+		child := sshdtest.PAMChild(t, conn)
 		// pam_start loaded the module into the monitor, which never
 		// loads the engine; the child loads it before it asks, so that
 		// after the answer only Vault's answer is left to wait for.
-		noEngine(t, conn.Monitor)
-		if !child.Maps("pam_vault_go.so") {
-			t.Errorf("%d %q had not loaded the engine when the question was answered", child.PID, child.Title)
-		}
-		lines := s.moduleLines(t, sysMark, 2)
-		expectFrom(t, lines, "verifying in process", child)
-		expectFrom(t, lines, "accepted Vault OTP", child)
+		sshdtest.NoEngine(t, conn.Monitor)
+		sshdtest.HasEngine(t, "when the question was answered", child)
+		lines := sshdtest.ModuleLines(t, s.syslog, sysMark, 2)
+		sshdtest.ExpectFrom(t, lines, "verifying in process", child)
+		sshdtest.ExpectFrom(t, lines, "accepted Vault OTP", child)
 	})
 
 	t.Run("password", func(t *testing.T) {
-		sysMark, logMark := s.syslog.Mark(), s.log.Mark()
-		otp := e.otp(t, testUserName, "127.0.0.1")
 		pw := s.sshd.Watch(v, testUserName)
-		s.typedToken(otp)
-		r := goLogin(context.Background(), s, "127.0.0.1", testUserName, ssh.PasswordCallback(passwordNoting(pw, otp)))
-		if r.err != nil || r.output != testUserName+"\n" {
-			t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
-		}
-		s.expectLog(t, logMark, "Accepted password for "+testUserName)
-		conn := s.connection(t, pw)
-		noEngine(t, conn.Monitor)
-		lines := s.moduleLines(t, sysMark, 2)
-		expectFrom(t, lines, "verifying in process", conn.Monitor)
-		expectFrom(t, lines, "accepted Vault OTP", conn.Monitor)
+		sysMark := s.watchedLogin(t, e, func(otp string) []ssh.AuthMethod {
+			return []ssh.AuthMethod{ssh.PasswordCallback(passwordNoting(pw, otp))}
+		}, "Accepted password for "+testUserName)
+		conn := sshdtest.CheckedConnection(t, pw)
+		sshdtest.NoEngine(t, conn.Monitor)
+		lines := sshdtest.ModuleLines(t, s.syslog, sysMark, 2)
+		sshdtest.ExpectFrom(t, lines, "verifying in process", conn.Monitor)
+		sshdtest.ExpectFrom(t, lines, "accepted Vault OTP", conn.Monitor)
 	})
 
 	t.Run("a failed password, then keyboard-interactive", func(t *testing.T) {
-		sysMark, logMark := s.syslog.Mark(), s.log.Mark()
-		otp := e.otp(t, testUserName, "127.0.0.1")
 		pw, kbd := s.sshd.Watch(v, testUserName), s.sshd.Watch(v, testUserName)
-		s.typedToken(otp)
-		r := goLogin(context.Background(), s, "127.0.0.1", testUserName,
-			ssh.PasswordCallback(passwordNoting(pw, "not-the-otp")), ssh.KeyboardInteractive(answerNoting(kbd, otp)))
-		if r.err != nil || r.output != testUserName+"\n" {
-			t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
-		}
-		s.expectLog(t, logMark, "Failed password for "+testUserName)
-		s.expectLog(t, logMark, "Accepted keyboard-interactive/pam for "+testUserName)
-		first, second := s.connection(t, pw), s.connection(t, kbd)
+		sysMark := s.watchedLogin(t, e, func(otp string) []ssh.AuthMethod {
+			return []ssh.AuthMethod{ssh.PasswordCallback(passwordNoting(pw, "not-the-otp")), ssh.KeyboardInteractive(answerNoting(kbd, otp))}
+		}, "Failed password for "+testUserName, "Accepted keyboard-interactive/pam for "+testUserName)
+		first, second := sshdtest.CheckedConnection(t, pw), sshdtest.CheckedConnection(t, kbd)
 		if first.Monitor.PID != second.Monitor.PID {
 			t.Fatalf("the two methods were answered on different connections: monitors %d and %d", first.Monitor.PID, second.Monitor.PID)
 		}
-		child := s.pamChild(t, second)
+		child := sshdtest.PAMChild(t, second)
 		// The password attempt loaded the engine into the monitor; the
 		// child forked from it carries the same, started runtime.
-		for _, p := range []pamtest.Process{second.Monitor, child} {
-			if !p.Maps("pam_vault_go.so") {
-				t.Errorf("%d %q has no pam_vault_go.so mapped after the password attempt", p.PID, p.Title)
-			}
-		}
-		lines := s.moduleLines(t, sysMark, 4)
-		expectFrom(t, lines, "verifying in process", first.Monitor)
-		expectFrom(t, lines, "authentication failure", first.Monitor)
-		expectFrom(t, lines, fmt.Sprintf("engine was loaded by ancestor process %d; verifying in a helper process", first.Monitor.PID), child)
-		expectFrom(t, lines, "accepted Vault OTP", child)
+		sshdtest.HasEngine(t, "after the password attempt", second.Monitor, child)
+		lines := sshdtest.ModuleLines(t, s.syslog, sysMark, 4)
+		sshdtest.ExpectFrom(t, lines, "verifying in process", first.Monitor)
+		sshdtest.ExpectFrom(t, lines, "authentication failure", first.Monitor)
+		sshdtest.ExpectFrom(t, lines, fmt.Sprintf("engine was loaded by ancestor process %d; verifying in a helper process", first.Monitor.PID), child)
+		sshdtest.ExpectFrom(t, lines, "accepted Vault OTP", child)
 	})
+}
+
+// watchedLogin logs testUserName in from 127.0.0.1 with a new OTP, offering
+// the methods that methods builds around it, and fails t unless the login
+// prints the user's name and sshd logs a line with each of logged. It
+// returns the syslog mark from before the login, for the module's lines.
+func (s *server) watchedLogin(t *testing.T, e *env, methods func(otp string) []ssh.AuthMethod, logged ...string) int {
+	t.Helper()
+	sysMark, logMark := s.syslog.Mark(), s.log.Mark()
+	otp := e.otp(t, testUserName, "127.0.0.1")
+	s.typedToken(otp)
+	r := goLogin(context.Background(), s, "127.0.0.1", testUserName, methods(otp)...)
+	if r.err != nil || r.output != testUserName+"\n" {
+		t.Fatalf("want a login that prints %q, got %v", testUserName+"\n", r)
+	}
+	for _, l := range logged {
+		s.expectLog(t, logMark, l)
+	}
+	return sysMark
 }
 
 // answerNoting is a keyboard-interactive callback that notes the
@@ -134,78 +128,4 @@ func passwordNoting(w *sshdtest.Watch, token string) func() (string, error) {
 		w.Note()
 		return token, nil
 	}
-}
-
-// connection returns what w saw, checked (sshdtest.Connection.Check).
-func (s *server) connection(t *testing.T, w *sshdtest.Watch) sshdtest.Connection {
-	t.Helper()
-	conn, err := w.Connection()
-	if err == nil {
-		err = conn.Check()
-	}
-	if err != nil {
-		t.Fatalf("the connection's processes: %v", err)
-	}
-	t.Logf("monitor %d %q; unprivileged child %d %q (libpam mapped: %t, a PAM module: %t)",
-		conn.Monitor.PID, conn.Monitor.Title, conn.Net.PID, conn.Net.Title, conn.Net.Maps("libpam.so"), conn.Net.Maps("pam_"))
-	return conn
-}
-
-// pamChild returns conn's "[pam]" child, failing t if there was none.
-func (s *server) pamChild(t *testing.T, conn sshdtest.Connection) pamtest.Process {
-	t.Helper()
-	if conn.PAM.PID == 0 {
-		t.Fatalf("no %q child of the monitor %d while keyboard-interactive asked", s.version.SessionProgram()+": "+testUserName+" [pam]", conn.Monitor.PID)
-	}
-	return conn.PAM
-}
-
-// noEngine fails t if one of procs had the engine mapped when the client
-// answered: it is loaded by pam_sm_authenticate alone, which the password
-// method calls only once the answer is in.
-func noEngine(t *testing.T, procs ...pamtest.Process) {
-	t.Helper()
-	for _, p := range procs {
-		if p.Maps("pam_vault_go.so") {
-			t.Errorf("%d %q had the engine mapped before the first answer", p.PID, p.Title)
-		}
-	}
-}
-
-// moduleLines waits for at least n pam_vault lines after mark and returns
-// every pam_vault line since then.
-func (s *server) moduleLines(t *testing.T, mark, n int) []pamtest.LogLine {
-	t.Helper()
-	if _, err := s.syslog.WaitUntil(mark, fmt.Sprintf("%d pam_vault lines", n), func(l []pamtest.LogLine) bool {
-		return pamtest.CountLines(l, "pam_vault(sshd:auth): ") >= n
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var lines []pamtest.LogLine
-	for _, l := range s.syslog.Since(mark) {
-		if strings.Contains(l.Text, "pam_vault(sshd:auth): ") {
-			lines = append(lines, l)
-		}
-	}
-	return lines
-}
-
-// expectFrom fails t unless exactly one of lines holds part and it came
-// from process p.
-func expectFrom(t *testing.T, lines []pamtest.LogLine, part string, p pamtest.Process) {
-	t.Helper()
-	var found []pamtest.LogLine
-	for _, l := range lines {
-		if strings.Contains(l.Text, "pam_vault(sshd:auth): "+part) {
-			found = append(found, l)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("want one line %q, got %d among:\n%s", part, len(found), pamtest.FormatLines(lines))
-	}
-	if err := sshdtest.CheckSender(found[0], p); err != nil {
-		t.Error(err)
-		return
-	}
-	t.Logf("%q: from %d %q (parent %d)", part, p.PID, p.Title, p.PPID)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"pam_vault/internal/pamtest"
+	"pam_vault/internal/sshdtest"
 )
 
 // close stops sshd and everything it started, fails t if a typed token
@@ -16,7 +17,9 @@ func (s *server) close(t *testing.T) {
 		t.Errorf("stop sshd: %v", err)
 	}
 	s.checkNoTokenLogged(t)
-	s.checkSenders(t)
+	if err := sshdtest.CheckSenders(s.syslog.Since(0), s.version); err != nil {
+		t.Error(err)
+	}
 	if t.Failed() || os.Getenv("SSHD_TEST_LOGS") != "" {
 		t.Logf("sshd log (%s):\n%s", s.dir, pamtest.FormatLines(s.log.Since(0)))
 		t.Logf("syslog of sshd's processes:\n%s", pamtest.FormatLines(s.syslog.Since(0)))
@@ -46,20 +49,6 @@ func (s *server) checkNoTokenLogged(t *testing.T) {
 	for _, tok := range typed {
 		if tok != "" && strings.Contains(all.String(), tok) {
 			t.Errorf("the token %q a client typed appears in the logs", tok)
-		}
-	}
-}
-
-// checkSenders fails t unless every pam_vault line came from the program
-// that runs PAM on this release (sshdtest.Version.SessionProgram): on
-// OpenSSH 10.0 none from sshd-auth, which has no PAM. Other lines may come
-// from helpers PAM modules run, such as pam_unix's unix_chkpwd.
-func (s *server) checkSenders(t *testing.T) {
-	t.Helper()
-	want := s.version.SessionProgram()
-	for _, l := range s.syslog.Since(0) {
-		if strings.Contains(l.Text, "pam_vault(") && l.Program() != want {
-			t.Errorf("a pam_vault line not from %s: %s", want, l)
 		}
 	}
 }
