@@ -167,12 +167,7 @@ func hasUnixRefusal(o pamtest.Outcome) bool {
 func (e *env) stackLogin(t *testing.T, service, user, stdin string, vaultRan bool) pamtest.Outcome {
 	t.Helper()
 	o := pamtest.Pamtester(t, 0, e.wrapperEnv(), stdin, "-v", service, user, "authenticate")
-	var mine []pamtest.LogLine
-	for _, l := range o.Syslog {
-		if !strings.HasPrefix(l.Text, unixRefusal) && !strings.HasPrefix(l.Text, "requirement ") {
-			mine = append(mine, l)
-		}
-	}
+	mine := withoutLines(o.Syslog, unixRefusal, "requirement ")
 	attempts := 0
 	if vaultRan {
 		attempts = 1

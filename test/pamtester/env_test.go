@@ -3,6 +3,7 @@ package pamtester
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -186,6 +187,19 @@ func expect(t *testing.T, o pamtest.Outcome, want string) {
 	if o.OK || o.Result != want {
 		t.Fatalf("want %q, got %q (exit ok=%v)\n%s", want, o.Result, o.OK, o.Output)
 	}
+}
+
+// withoutLines returns lines without those that start with one of
+// prefixes: the lines of the other modules of a stack, which name no
+// token, so that the journal counts pam_vault's alone.
+func withoutLines(lines []pamtest.LogLine, prefixes ...string) []pamtest.LogLine {
+	var out []pamtest.LogLine
+	for _, l := range lines {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(l.Text, p) }) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // logged fails t unless one pam_syslog line of o contains every part.

@@ -42,13 +42,7 @@ func TestFaillockBoundsGuessing(t *testing.T) {
 	login := func(t *testing.T, stdin string, vaultLines int) pamtest.Outcome {
 		t.Helper()
 		o := pamtest.Pamtester(t, 0, e.wrapperEnv(), stdin, "-v", svc, name, "authenticate")
-		var mine []pamtest.LogLine
-		for _, l := range o.Syslog {
-			if !strings.HasPrefix(l.Text, "Consecutive login failures") &&
-				!strings.HasPrefix(l.Text, "Error sending audit message") {
-				mine = append(mine, l)
-			}
-		}
+		mine := withoutLines(o.Syslog, "Consecutive login failures", "Error sending audit message")
 		journal.Record(t, vaultLines, []string{strings.TrimSpace(stdin)}, mine)
 		return o
 	}
