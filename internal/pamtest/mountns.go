@@ -109,7 +109,7 @@ func DescribeMountNS(ns string) string {
 		cmdline, _ := os.ReadFile(dir + "cmdline")
 		wchan, _ := os.ReadFile(dir + "wchan")
 		status, _ := os.ReadFile(dir + "status")
-		fmt.Fprintf(&b, "%d %q wchan=%s", pid, strings.TrimRight(strings.ReplaceAll(string(cmdline), "\x00", " "), " "), wchan)
+		fmt.Fprintf(&b, "%d %q wchan=%s", pid, cmdlineTitle(cmdline), wchan)
 		for _, line := range strings.Split(string(status), "\n") {
 			for _, key := range []string{"State:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:"} {
 				if v, ok := strings.CutPrefix(line, key); ok {
@@ -125,17 +125,9 @@ func DescribeMountNS(ns string) string {
 		if err != nil {
 			continue
 		}
-		// "PID (comm) STATE PPID ...": comm may hold spaces and parentheses.
-		end := strings.LastIndexByte(string(stat), ')')
-		if end < 0 {
-			continue
-		}
-		fields := strings.Fields(string(stat[end+1:]))
-		if len(fields) < 2 || fields[0] != "Z" {
-			continue
-		}
-		if ppid, err := strconv.Atoi(fields[1]); err == nil && slices.Contains(pids, ppid) {
-			fmt.Fprintf(&b, "%s: exited, not reaped by %d\n", stat[:end+1], ppid)
+		st, err := parseStat(stat)
+		if err == nil && st.state == "Z" && slices.Contains(pids, st.ppid) {
+			fmt.Fprintf(&b, "%s: exited, not reaped by %d\n", st.name, st.ppid)
 		}
 	}
 	return b.String()
@@ -196,13 +188,7 @@ func readProcess(pid int) (Process, error) {
 	if err != nil {
 		return Process{}, err
 	}
-	// "PID (comm) STATE PPID ...": comm may hold spaces and parentheses.
-	end := strings.LastIndexByte(string(stat), ')')
-	fields := strings.Fields(string(stat[end+1:]))
-	if end < 0 || len(fields) < 2 {
-		return Process{}, fmt.Errorf("%sstat: cannot parse %q", dir, stat)
-	}
-	ppid, err := strconv.Atoi(fields[1])
+	st, err := parseStat(stat)
 	if err != nil {
 		return Process{}, fmt.Errorf("%sstat: %w", dir, err)
 	}
@@ -214,8 +200,7 @@ func readProcess(pid int) (Process, error) {
 	if err != nil {
 		return Process{}, err
 	}
-	p := Process{PID: pid, PPID: ppid,
-		Title: strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")}
+	p := Process{PID: pid, PPID: st.ppid, Title: cmdlineTitle(cmdline)}
 	for _, line := range strings.Split(string(maps), "\n") {
 		// "start-end perms offset dev inode path": the path is the sixth
 		// field, absent for anonymous memory.
@@ -226,4 +211,36 @@ func readProcess(pid int) (Process, error) {
 		}
 	}
 	return p, nil
+}
+
+// procStat is what the tests use of /proc/PID/stat.
+type procStat struct {
+	name  string // "PID (comm)"
+	state string // "R", "S", "Z", ...
+	ppid  int
+}
+
+// parseStat parses the start of /proc/PID/stat, "PID (comm) STATE PPID
+// ...". comm may hold spaces and parentheses, so it ends at the last ')'.
+func parseStat(stat []byte) (procStat, error) {
+	end := strings.LastIndexByte(string(stat), ')')
+	if end < 0 {
+		return procStat{}, fmt.Errorf("cannot parse %q: no (comm)", stat)
+	}
+	fields := strings.Fields(string(stat[end+1:]))
+	if len(fields) < 2 {
+		return procStat{}, fmt.Errorf("cannot parse %q: no state and parent after (comm)", stat)
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	if err != nil {
+		return procStat{}, fmt.Errorf("cannot parse %q: parent: %w", stat, err)
+	}
+	return procStat{name: string(stat[:end+1]), state: fields[0], ppid: ppid}, nil
+}
+
+// cmdlineTitle is /proc/PID/cmdline with its arguments joined by spaces.
+// Only the final NULs are trimmed, so an argument's own trailing spaces
+// stay.
+func cmdlineTitle(cmdline []byte) string {
+	return strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")
 }

@@ -59,36 +59,18 @@ func (e *env) enrolling(t *testing.T) *enrollSetup {
 	enrollOnce.Do(func() {
 		s := &enrollSetup{}
 		enrollSharedErr = func() error {
-			if err := e.vault.EnableTOTP(enrollMount); err != nil {
-				return err
-			}
-			if err := e.vault.WritePolicy("enroll-operator", operatorPolicy); err != nil {
-				return err
-			}
-			var err error
-			if s.token, err = e.vault.CreateToken([]string{"enroll-operator"}, time.Hour); err != nil {
-				return err
-			}
-			if s.config, err = pamtest.WriteConfig(e.dir, "enroll", e.configText(fmt.Sprintf("totp_mount_point = %q", enrollMount))); err != nil {
-				return err
-			}
-			if err := e.vault.WritePolicy("enroll-verify", testvault.VerifyPolicy(enrollMount)); err != nil {
-				return err
-			}
-			verifier, err := e.vault.CreateToken([]string{"enroll-verify"}, time.Hour)
+			login, err := e.newTOTPEnv(enrollMount, "enroll-verify", "enroll-login")
 			if err != nil {
 				return err
 			}
-			tokenFile := filepath.Join(e.dir, "enroll-token")
-			if err := os.WriteFile(tokenFile, []byte(verifier+"\n"), 0o600); err != nil {
+			s.loginConfig = login.config
+			if err := e.vault.WritePolicy("enroll-operator", operatorPolicy); err != nil {
 				return err
 			}
-			s.loginConfig, err = pamtest.WriteConfig(e.dir, "enroll-login", strings.Join([]string{
-				fmt.Sprintf("vault_addr = %q", e.vault.Addr),
-				fmt.Sprintf("totp_mount_point = %q", enrollMount),
-				fmt.Sprintf("token_file = %q", tokenFile),
-				`timeout = "3s"`,
-			}, "\n")+"\n")
+			if s.token, err = e.vault.CreateToken([]string{"enroll-operator"}, time.Hour); err != nil {
+				return err
+			}
+			s.config, err = pamtest.WriteConfig(e.dir, "enroll", e.configText(fmt.Sprintf("totp_mount_point = %q", enrollMount)))
 			return err
 		}()
 		enrollShared = s
@@ -500,7 +482,7 @@ func TestEnrollTokenAndPolicy(t *testing.T) {
 	policies := map[string]string{
 		"enroll-create-read": `path "totp-enroll/keys/*" { capabilities = ["create", "read"] }`,
 		"enroll-update-only": `path "totp-enroll/keys/*" { capabilities = ["update"] }`,
-		"enroll-verify-only": `path "totp-enroll/code/*" { capabilities = ["update"] }`,
+		"enroll-verify-only": testvault.VerifyPolicy(enrollMount),
 	}
 	tokens := map[string]string{"operator": s.token}
 	for name, rules := range policies {

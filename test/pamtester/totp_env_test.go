@@ -36,38 +36,47 @@ var (
 // on first use.
 func (e *env) totpSetup(t *testing.T) *totpEnv {
 	t.Helper()
-	totpSharedOnce.Do(func() { totpShared, totpSharedErr = e.newTOTPEnv() })
+	totpSharedOnce.Do(func() { totpShared, totpSharedErr = e.newTOTPEnv(totpMount, totpPolicy, "totp") })
 	if totpSharedErr != nil {
 		t.Fatalf("setting up Vault's TOTP engine: %v", totpSharedErr)
 	}
 	return totpShared
 }
 
-func (e *env) newTOTPEnv() (*totpEnv, error) {
-	if err := e.vault.EnableTOTP(totpMount); err != nil {
+// newTOTPEnv enables a TOTP engine at mount on the shared Vault and sets up
+// the module's side of it: policy, written as mount's verifying policy and
+// nothing else, a token holding only it in the token file <name>-token, and
+// the config <name>.hcl naming mount and that file.
+func (e *env) newTOTPEnv(mount, policy, name string) (*totpEnv, error) {
+	if err := e.vault.EnableTOTP(mount); err != nil {
 		return nil, err
 	}
-	if err := e.vault.WritePolicy(totpPolicy, testvault.VerifyPolicy(totpMount)); err != nil {
+	if err := e.vault.WritePolicy(policy, testvault.VerifyPolicy(mount)); err != nil {
 		return nil, err
 	}
-	token, err := e.vault.CreateToken([]string{totpPolicy}, time.Hour)
+	token, err := e.vault.CreateToken([]string{policy}, time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	te := &totpEnv{token: token, tokenFile: filepath.Join(e.dir, "totp-token")}
+	te := &totpEnv{token: token, tokenFile: filepath.Join(e.dir, name+"-token")}
 	if err := os.WriteFile(te.tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	te.config, err = pamtest.WriteConfig(e.dir, "totp", e.totpConfigText(te.tokenFile))
+	te.config, err = pamtest.WriteConfig(e.dir, name, e.totpMountConfigText(mount, te.tokenFile))
 	return te, err
 }
 
-// totpConfigText is a TOTP config for the shared Vault with tokenFile;
-// extra lines are appended.
+// totpConfigText is a TOTP config for the shared Vault's engine at
+// totpMount with tokenFile; extra lines are appended.
 func (e *env) totpConfigText(tokenFile string, extra ...string) string {
+	return e.totpMountConfigText(totpMount, tokenFile, extra...)
+}
+
+// totpMountConfigText is totpConfigText for the engine at mount.
+func (e *env) totpMountConfigText(mount, tokenFile string, extra ...string) string {
 	lines := append([]string{
 		"vault_addr = \"" + e.vault.Addr + "\"",
-		"totp_mount_point = \"" + totpMount + "\"",
+		"totp_mount_point = \"" + mount + "\"",
 		"token_file = \"" + tokenFile + "\"",
 		`timeout = "3s"`,
 	}, extra...)
