@@ -77,14 +77,14 @@ func TestTOTPNullok(t *testing.T) {
 
 	o := e.pamtester(t, thenPermit, "totp-unenrolled", "123456\n", nil)
 	expect(t, o, pamtesterOK)
-	logged(t, o, "ignored (nullok)", "user=totp-unenrolled", "no TOTP key for this user")
+	logged(t, o, "ignored (nullok)", "user=totp-unenrolled", "code rejected: no TOTP key for this user in Vault")
 	o = e.pamtester(t, thenDeny, "totp-unenrolled", "123456\n", nil)
 	expect(t, o, authErr)
 	logged(t, o, "ignored (nullok)")
 
 	o = e.pamtester(t, thenPermit, enrolled.Name, wrongCode(t, enrolled)+"\n", nil)
 	expect(t, o, authErr)
-	logged(t, o, "authentication failure", "wrong code")
+	logged(t, o, "authentication failure", "code rejected: not this user's current code")
 	o = e.pamtester(t, thenDeny, enrolled.Name, code(t, enrolled)+"\n", nil)
 	expect(t, o, pamtesterOK)
 	logged(t, o, "accepted Vault TOTP code")
