@@ -39,8 +39,10 @@ type Field struct {
 // envelope with a data object and no errors member, and each of fields is
 // read from the data object by its exact key (see Field). what names the
 // answer for error messages, such as "verify answer". The error wraps
-// ErrRejected (HTTP 400) or ErrUnavailable. It is the one way pam_vault
-// reads what Vault says.
+// ErrRejected (HTTP 400) or ErrUnavailable. A rejection's text is
+// "rejected: Vault says …", which names nothing: the caller, which knows
+// what it asked about, names it (named). It is the one way pam_vault reads
+// what Vault says.
 func DecodeData(status int, body []byte, what string, fields ...Field) error {
 	data, err := decodeEnvelope(status, body)
 	if err != nil {

@@ -16,11 +16,11 @@ import (
 // the zero Addr when there is none; when valid, only it counts as this
 // host's address, and only if local holds it (netcheck.AllowedVia). local
 // lists the host's addresses; it is called only once the cheaper checks
-// have passed. The error wraps ErrRejected, or ErrUnavailable when Vault's
+// have passed. The error wraps ErrRejected ("OTP rejected: …"), or ErrUnavailable when Vault's
 // IP is not an address at all or local fails.
 func Check(cfg *config.Config, a Answer, user string, conn netip.Addr, local func() ([]netip.Addr, error)) error {
 	if a.Username != user {
-		return fmt.Errorf("%w: OTP was issued for user %q", ErrRejected, a.Username)
+		return fmt.Errorf("OTP %w: OTP was issued for user %q", ErrRejected, a.Username)
 	}
 	ip, err := netcheck.ParseIP(a.IP)
 	if err != nil {
@@ -31,10 +31,10 @@ func Check(cfg *config.Config, a Answer, user string, conn netip.Addr, local fun
 		return fmt.Errorf("%w: listing this host's addresses: %w", ErrUnavailable, err)
 	}
 	if ok, why := netcheck.AllowedVia(ip, conn, addrs, cfg.AllowedCIDRs); !ok {
-		return fmt.Errorf("%w: OTP was issued for another host: %s", ErrRejected, why)
+		return fmt.Errorf("OTP %w: OTP was issued for another host: %s", ErrRejected, why)
 	}
 	if !cfg.RoleAllowed(a.Role) {
-		return fmt.Errorf("%w: role %q is not in allowed_roles", ErrRejected, a.Role)
+		return fmt.Errorf("OTP %w: role %q is not in allowed_roles", ErrRejected, a.Role)
 	}
 	return nil
 }

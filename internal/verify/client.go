@@ -175,8 +175,9 @@ type Answer struct {
 }
 
 // Verify asks Vault whether otp is valid. The caller must have checked the
-// shape with IsOTP. The error wraps ErrRejected when Vault says the OTP is not
-// valid and ErrUnavailable when Vault gave no usable answer.
+// shape with IsOTP. The error wraps ErrRejected ("OTP rejected: …") when
+// Vault says the OTP is not valid and ErrUnavailable when Vault gave no
+// usable answer.
 func (c *Client) Verify(ctx context.Context, otp string) (Answer, error) {
 	status, body, err := c.put(ctx, c.mount+"/verify", map[string]string{"otp": otp})
 	if err != nil {
@@ -467,7 +468,7 @@ func decodeVerify(status int, body []byte) (Answer, error) {
 	var a Answer
 	if err := DecodeData(status, body, "verify answer",
 		Field{"username", &a.Username}, Field{"ip", &a.IP}, Field{"role_name", &a.Role}); err != nil {
-		return Answer{}, err
+		return Answer{}, named("OTP", err)
 	}
 	for _, f := range []struct{ name, v string }{{"username", a.Username}, {"ip", a.IP}, {"role_name", a.Role}} {
 		if f.v == "" {
@@ -479,7 +480,7 @@ func decodeVerify(status int, body []byte) (Answer, error) {
 
 func decodeEcho(status int, body []byte) error {
 	var message string
-	err := DecodeData(status, body, "echo answer", Field{"message", &message})
+	err := named("OTP", DecodeData(status, body, "echo answer", Field{"message", &message}))
 	switch {
 	case err != nil && status == http.StatusOK:
 		return fmt.Errorf("echo answer is not %q: %w", echoResponse, err)

@@ -87,7 +87,7 @@ func TestDecodeVerify(t *testing.T) {
 		{name: "HTML", status: 200, body: `<html>proxy login</html>`, wantErr: ErrUnavailable, parts: []string{"not JSON"}},
 		{name: "trailing garbage", status: 200, body: `{"data":{"username":"alice","ip":"10.1.2.3","role_name":"otp"}} x`, wantErr: ErrUnavailable},
 		{name: "empty body", status: 200, body: ``, wantErr: ErrUnavailable, parts: []string{"not JSON"}},
-		{name: "OTP not found", status: 400, body: `{"errors":["OTP not found"]}`, wantErr: ErrRejected, parts: []string{"OTP not found", "400"}},
+		{name: "OTP not found", status: 400, body: `{"errors":["OTP not found"]}`, wantErr: ErrRejected, parts: []string{"OTP rejected: Vault says HTTP 400: OTP not found"}},
 		{name: "400 several errors", status: 400, body: `{"errors":["a","b"]}`, wantErr: ErrRejected, parts: []string{"a; b"}},
 		{name: "400 not JSON", status: 400, body: `Bad Request`, wantErr: ErrRejected, parts: []string{"HTTP 400"}, absent: []string{"Bad Request"}},
 		{name: "400 empty", status: 400, body: ``, wantErr: ErrRejected, parts: []string{"HTTP 400"}},
@@ -136,6 +136,10 @@ func TestDecodeVerify(t *testing.T) {
 					t.Errorf("error %q contains %q", err, p)
 				}
 			}
+			// Operators grep for this prefix.
+			if tt.wantErr == ErrRejected && !strings.HasPrefix(err.Error(), "OTP rejected: Vault says HTTP 400") {
+				t.Errorf("error %q does not start with \"OTP rejected: Vault says HTTP 400\"", err)
+			}
 			if len(err.Error()) > 400 {
 				t.Errorf("error text is %d bytes long, want a truncated message: %.100q…", len(err.Error()), err)
 			}
@@ -178,6 +182,9 @@ func TestDecodeEcho(t *testing.T) {
 			}
 			if kind := errKind(t, err); kind != tt.wantErr {
 				t.Errorf("decodeEcho error %q wraps %v, want %v", err, kind, tt.wantErr)
+			}
+			if tt.wantErr == ErrRejected && err.Error() != "OTP rejected: Vault says HTTP 400: OTP not found" {
+				t.Errorf("decodeEcho error %q, want \"OTP rejected: Vault says HTTP 400: OTP not found\"", err)
 			}
 		})
 	}

@@ -80,9 +80,10 @@ func (c *Client) MountType(ctx context.Context, mount string) (string, error) {
 }
 
 // decodeWithToken is DecodeData for a request that needs a token: a 403
-// means Vault refused the token.
+// means Vault refused the token, and a 400 the request, which holds no
+// token a user typed.
 func (c *Client) decodeWithToken(status int, body []byte, what string, fields ...Field) error {
-	err := DecodeData(status, body, what, fields...)
+	err := named("request", DecodeData(status, body, what, fields...))
 	if err != nil && status == http.StatusForbidden {
 		return c.refused(status, body)
 	}

@@ -28,16 +28,17 @@ func IsTOTPCode(s string) bool {
 }
 
 // The answers of Vault's TOTP engine that refuse a code. Each comes wrapped
-// with ErrRejected, so it maps to PAM_AUTH_ERR unless the caller decides
-// otherwise (the nullok argument, for ErrUnknownKey).
+// with ErrRejected, as "code rejected: " and its text, so it maps to
+// PAM_AUTH_ERR unless the caller decides otherwise (the nullok argument, for
+// ErrUnknownKey). Their texts follow that prefix, so none repeats "code".
 var (
 	// ErrWrongCode means Vault checked the code and it is not valid for
 	// the user's key now: mistyped, expired, or another user's.
-	ErrWrongCode = errors.New("wrong code")
+	ErrWrongCode = errors.New("not this user's current code")
 
 	// ErrCodeUsed means Vault has already been asked about this code for
 	// this key within its period: it takes each code once, valid or not.
-	ErrCodeUsed = errors.New("code already used; Vault takes each code once")
+	ErrCodeUsed = errors.New("already used; Vault takes each code once")
 
 	// ErrUnknownKey means Vault's TOTP engine holds no key for the user:
 	// the user is not enrolled.
@@ -48,9 +49,10 @@ var (
 // key named user, with PUT <totp_mount_point>/code/<user>. The caller must
 // have checked the code with IsTOTPCode and the name with IsKeyName. It
 // returns nil only when Vault answered valid. Otherwise the error wraps
-// ErrRejected and one of ErrWrongCode, ErrCodeUsed or ErrUnknownKey when
-// Vault refused the code, or ErrUnavailable when Vault gave no usable
-// answer (a refused token among them). Its text never holds the code.
+// ErrRejected ("code rejected: …"), with one of ErrWrongCode, ErrCodeUsed
+// or ErrUnknownKey when Vault gave one of those reasons, when Vault refused
+// the code; or ErrUnavailable when Vault gave no usable answer (a refused
+// token among them). Its text never holds the code.
 func (c *Client) ValidateCode(ctx context.Context, user, code string) error {
 	status, body, err := c.put(ctx, c.totpMount+"/code/"+user, map[string]string{"code": code})
 	if err == nil {
@@ -68,20 +70,20 @@ func (c *Client) ValidateCode(ctx context.Context, user, code string) error {
 // a missing mount means.
 func (c *Client) decodeCode(status int, body []byte, user string) error {
 	var valid bool
-	err := DecodeData(status, body, "code answer", Field{"valid", &valid})
+	err := named("code", DecodeData(status, body, "code answer", Field{"valid", &valid}))
 	switch {
 	case err == nil && valid:
 		return nil
 	case err == nil:
-		return fmt.Errorf("%w: %w", ErrRejected, ErrWrongCode)
+		return fmt.Errorf("code %w: %w", ErrRejected, ErrWrongCode)
 	case status == http.StatusBadRequest:
 		said, _ := vaultSays(status, body)
 		for _, e := range said {
 			switch {
 			case strings.HasPrefix(e, "code already used"):
-				return fmt.Errorf("%w: %w", ErrRejected, ErrCodeUsed)
+				return fmt.Errorf("code %w: %w", ErrRejected, ErrCodeUsed)
 			case e == "unknown key: "+user:
-				return fmt.Errorf("%w: %w", ErrRejected, ErrUnknownKey)
+				return fmt.Errorf("code %w: %w", ErrRejected, ErrUnknownKey)
 			}
 		}
 		return err

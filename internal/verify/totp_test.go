@@ -42,6 +42,10 @@ func FuzzIsTOTPCode(f *testing.F) {
 	})
 }
 
+// otpWord matches the word OTP, which TOTP mode's errors never use: there
+// is no OTP in that mode.
+var otpWord = regexp.MustCompile(`\bOTP\b`)
+
 // TestDecodeCode checks how an answer to a code becomes nil or an error of
 // the right kind and reason, with Vault 1.21's answers as measured.
 func TestDecodeCode(t *testing.T) {
@@ -57,11 +61,11 @@ func TestDecodeCode(t *testing.T) {
 		parts  []string
 	}{
 		{"valid", c, 200, `{"request_id":"r","data":{"valid":true},"warnings":null}`, nil, nil, nil},
-		{"wrong", c, 200, `{"data":{"valid":false}}`, ErrRejected, ErrWrongCode, []string{"wrong code"}},
-		{"used", c, 400, `{"errors":["code already used; wait until the next time period"]}`, ErrRejected, ErrCodeUsed, []string{"code already used"}},
-		{"unknown key", c, 400, `{"errors":["unknown key: alice"]}`, ErrRejected, ErrUnknownKey, []string{"no TOTP key for this user"}},
-		{"unknown key of another name", c, 400, `{"errors":["unknown key: bob"]}`, ErrRejected, nil, []string{"HTTP 400: unknown key: bob"}},
-		{"another 400", c, 400, `{"errors":["the code value is required"]}`, ErrRejected, nil, []string{"the code value is required"}},
+		{"wrong", c, 200, `{"data":{"valid":false}}`, ErrRejected, ErrWrongCode, []string{"code rejected: not this user's current code"}},
+		{"used", c, 400, `{"errors":["code already used; wait until the next time period"]}`, ErrRejected, ErrCodeUsed, []string{"code rejected: already used; Vault takes each code once"}},
+		{"unknown key", c, 400, `{"errors":["unknown key: alice"]}`, ErrRejected, ErrUnknownKey, []string{"code rejected: no TOTP key for this user in Vault"}},
+		{"unknown key of another name", c, 400, `{"errors":["unknown key: bob"]}`, ErrRejected, nil, []string{"code rejected: Vault says HTTP 400: unknown key: bob"}},
+		{"another 400", c, 400, `{"errors":["the code value is required"]}`, ErrRejected, nil, []string{"code rejected: Vault says HTTP 400: the code value is required"}},
 		{"token refused", c, 403, `{"errors":["permission denied"]}`, ErrUnavailable, nil,
 			[]string{"Vault refused the token (HTTP 403: permission denied)", "update on totp/code/*"}},
 		{"Vault Proxy's token refused", proxied, 403, `{"errors":["permission denied"]}`, ErrUnavailable, nil,
@@ -79,7 +83,7 @@ func TestDecodeCode(t *testing.T) {
 		{"data an array", c, 200, `{"data":[true]}`, ErrUnavailable, nil, nil},
 		{"the generate answer", c, 200, `{"data":{"code":"123456"}}`, ErrUnavailable, nil, []string{"data.valid is missing"}},
 		{"HTML", c, 200, `<html>valid</html>`, ErrUnavailable, nil, []string{"not JSON"}},
-		{"400 not JSON", c, 400, `bad request`, ErrRejected, nil, nil},
+		{"400 not JSON", c, 400, `bad request`, ErrRejected, nil, []string{"code rejected: Vault says HTTP 400"}},
 		{"valid twice", c, 200, `{"data":{"valid":false,"valid":true}}`, ErrUnavailable, nil, []string{"duplicate key"}},
 		{"Valid in another case", c, 200, `{"data":{"Valid":true}}`, ErrUnavailable, nil, []string{"in case only"}},
 		{"errors beside valid data", c, 200, `{"data":{"valid":true},"errors":["no"]}`, ErrUnavailable, nil, []string{"errors beside its data"}},
@@ -108,6 +112,11 @@ func TestDecodeCode(t *testing.T) {
 				if !strings.Contains(err.Error(), p) {
 					t.Errorf("error %q does not contain %q", err, p)
 				}
+			}
+			// A refused code is a code, never an OTP, in what the log says;
+			// "TOTP" is the mode's name.
+			if tt.kind == ErrRejected && (!strings.HasPrefix(err.Error(), "code rejected: ") || otpWord.MatchString(err.Error())) {
+				t.Errorf("error %q does not start with \"code rejected: \" or speaks of an OTP", err)
 			}
 		})
 	}

@@ -98,7 +98,7 @@ func TestCheckLoginTOTP(t *testing.T) {
 		t.Fatalf("no note that the code is used up:\n%s", out)
 	}
 	status, out = e.check(t, c+"\n", args...)
-	if status != 1 || !strings.Contains(out, "verdict: PAM_AUTH_ERR") || !strings.Contains(out, "code already used") {
+	if status != 1 || !strings.Contains(out, "verdict: PAM_AUTH_ERR") || !strings.Contains(out, "code rejected: already used") {
 		t.Fatalf("exit %d, want PAM_AUTH_ERR for a used code:\n%s", status, out)
 	}
 	status, out = e.check(t, "hunter2\n", args...)

@@ -421,7 +421,7 @@ func TestEnrollGivesAnAppTheKeyVaultHolds(t *testing.T) {
 	logged(t, o, "accepted Vault TOTP code", "user="+user)
 	o = e.pamtester(t, svc, user, code+"\n", nil)
 	expect(t, o, authErr)
-	logged(t, o, "user="+user, "code already used")
+	logged(t, o, "user="+user, "code rejected: already used")
 }
 
 // TestEnrollKeepsAnExistingKey shows that enroll refuses to replace a key

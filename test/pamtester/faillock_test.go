@@ -50,7 +50,7 @@ func TestFaillockBoundsGuessing(t *testing.T) {
 	for i := 1; i <= deny; i++ {
 		o := login(t, wrongCode(t, k)+"\n", 1)
 		expect(t, o, authErr)
-		logged(t, o, "authentication failure", "wrong code")
+		logged(t, o, "authentication failure", "code rejected: not this user's current code")
 	}
 	right := code(t, k)
 	o := login(t, right+"\n", 0)

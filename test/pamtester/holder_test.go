@@ -142,7 +142,7 @@ func TestVaultProxySocket(t *testing.T) {
 			logged(t, o, "accepted Vault TOTP code")
 			o = e.pamtester(t, totp, k.Name, wrongCode(t, k)+"\n", nil)
 			expect(t, o, authErr)
-			logged(t, o, "wrong code")
+			logged(t, o, "code rejected: not this user's current code")
 			o = e.pamtester(t, otp, testUser, e.otp(t, role, testUser, "127.0.0.1")+"\n", nil)
 			expect(t, o, pamtesterOK)
 			logged(t, o, "accepted Vault OTP")

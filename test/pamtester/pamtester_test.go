@@ -27,7 +27,7 @@ func TestValidOTPLogsInOnce(t *testing.T) {
 
 	o = e.pamtester(t, svc, testUser, otp+"\n", nil)
 	expect(t, o, authErr)
-	logged(t, o, "authentication failure", "user=alice", "OTP not found")
+	logged(t, o, "authentication failure", "user=alice", "OTP rejected: Vault says HTTP 400: OTP not found")
 }
 
 func TestHostRules(t *testing.T) {

@@ -30,10 +30,10 @@ func TestTOTPForkAndHelperAgree(t *testing.T) {
 		want, log           string
 	}{
 		{"valid code", svc, k.Name, func() string { return code(t, k) }, codeSuccess, "accepted Vault TOTP code"},
-		{"the same code again", svc, k.Name, nil, codeAuthErr, "code already used"},
-		{"wrong code", svc, k.Name, func() string { return wrongCode(t, k) }, codeAuthErr, "wrong code"},
+		{"the same code again", svc, k.Name, nil, codeAuthErr, "code rejected: already used"},
+		{"wrong code", svc, k.Name, func() string { return wrongCode(t, k) }, codeAuthErr, "code rejected: not this user's current code"},
 		{"not a code", svc, k.Name, func() string { return "hunter2" }, codeAuthErr, "Vault was not asked"},
-		{"no key", svc, "totp-fork-nobody", func() string { return "123456" }, codeAuthErr, "no TOTP key"},
+		{"no key", svc, "totp-fork-nobody", func() string { return "123456" }, codeAuthErr, "code rejected: no TOTP key for this user in Vault"},
 		// PAM_IGNORE from the only module of a stack: libpam answers
 		// the application with PAM_PERM_DENIED.
 		{"no key, nullok", nullok, "totp-fork-nobody", func() string { return "123456" }, codePermDenied, "ignored (nullok)"},

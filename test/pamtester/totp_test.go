@@ -3,6 +3,7 @@ package pamtester
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,6 +12,9 @@ import (
 	"pam_vault/internal/pamtest"
 	"pam_vault/internal/testvault"
 )
+
+// otpWord matches the word OTP, which no line of TOTP mode holds.
+var otpWord = regexp.MustCompile(`\bOTP\b`)
 
 // TestTOTPVerdicts logs in through real libpam with codes computed from the
 // secret of keys Vault generated, as an authenticator app computes them.
@@ -32,17 +36,23 @@ func TestTOTPVerdicts(t *testing.T) {
 	for _, tc := range []struct {
 		name, user, code, want, log string
 	}{
-		{"the same code again", alice.Name, valid, authErr, "code already used"},
-		{"a wrong code", alice.Name, wrongCode(t, alice), authErr, "wrong code"},
-		{"another user's code", alice.Name, code(t, bob), authErr, "wrong code"},
+		{"the same code again", alice.Name, valid, authErr, "code rejected: already used"},
+		{"a wrong code", alice.Name, wrongCode(t, alice), authErr, "code rejected: not this user's current code"},
+		{"another user's code", alice.Name, code(t, bob), authErr, "code rejected: not this user's current code"},
 		{"an 8-digit code", carol.Name, code(t, carol), pamtesterOK, "accepted Vault TOTP code"},
-		{"a 6-digit code for an 8-digit key", carol.Name, wrongCode(t, alice), authErr, "wrong code"},
-		{"a user without a key", "totp-nobody", "123456", authErr, "no TOTP key for this user in Vault"},
+		{"a 6-digit code for an 8-digit key", carol.Name, wrongCode(t, alice), authErr, "code rejected: not this user's current code"},
+		{"a user without a key", "totp-nobody", "123456", authErr, "code rejected: no TOTP key for this user in Vault"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := e.pamtester(t, svc, tc.user, tc.code+"\n", nil)
 			expect(t, o, tc.want)
 			logged(t, o, "user="+tc.user, tc.log)
+			// TOTP mode has no OTP to speak of; "TOTP" is its name.
+			for _, line := range o.SyslogTexts() {
+				if otpWord.MatchString(line) {
+					t.Errorf("a line of TOTP mode speaks of an OTP: %s", line)
+				}
+			}
 		})
 	}
 	// bob's code, tried for alice, is still bob's to use: Vault remembers
@@ -67,14 +77,14 @@ func TestTOTPNullok(t *testing.T) {
 
 	o := e.pamtester(t, thenPermit, "totp-unenrolled", "123456\n", nil)
 	expect(t, o, pamtesterOK)
-	logged(t, o, "ignored (nullok)", "user=totp-unenrolled", "no TOTP key for this user")
+	logged(t, o, "ignored (nullok)", "user=totp-unenrolled", "code rejected: no TOTP key for this user in Vault")
 	o = e.pamtester(t, thenDeny, "totp-unenrolled", "123456\n", nil)
 	expect(t, o, authErr)
 	logged(t, o, "ignored (nullok)")
 
 	o = e.pamtester(t, thenPermit, enrolled.Name, wrongCode(t, enrolled)+"\n", nil)
 	expect(t, o, authErr)
-	logged(t, o, "authentication failure", "wrong code")
+	logged(t, o, "authentication failure", "code rejected: not this user's current code")
 	o = e.pamtester(t, thenDeny, enrolled.Name, code(t, enrolled)+"\n", nil)
 	expect(t, o, pamtesterOK)
 	logged(t, o, "accepted Vault TOTP code")

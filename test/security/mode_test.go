@@ -50,7 +50,7 @@ var (
 		newUser: func(_ *testing.T, e *env) user {
 			return user{right: e.otp, wrong: func(*testing.T) string { return forgedOTP }}
 		},
-		refused:     "OTP not found",
+		refused:     "OTP rejected: Vault says HTTP 400: OTP not found",
 		accepted:    []string{"accepted Vault OTP", "user=" + testUser, "role=" + role},
 		unavailable: "The one-time password cannot be checked right now",
 		vaultPath:   "/v1/" + mount + "/verify",
@@ -64,7 +64,7 @@ var (
 			return totpConfig(addr, timeout, e.totpSetup(t))
 		},
 		newUser:     totpUser,
-		refused:     "wrong code",
+		refused:     "code rejected: not this user's current code",
 		accepted:    []string{"accepted Vault TOTP code", "user=" + testUser},
 		unavailable: "The verification code cannot be checked right now",
 		vaultPath:   "/v1/" + totpMount + "/code/" + testUser,

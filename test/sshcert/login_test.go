@@ -34,10 +34,10 @@ func TestCertificateAndCode(t *testing.T) {
 				s.expectLogin(t, e, c, attempt{userName, signed, code})
 			})
 			t.Run("the same code again", func(t *testing.T) {
-				s.expectCodeRefused(t, e, c, attempt{userName, signed, code}, "code already used")
+				s.expectCodeRefused(t, e, c, attempt{userName, signed, code}, "code rejected: already used")
 			})
 			t.Run("a wrong code", func(t *testing.T) {
-				s.expectCodeRefused(t, e, c, attempt{userName, signed, e.wrongCode(t)}, "wrong code")
+				s.expectCodeRefused(t, e, c, attempt{userName, signed, e.wrongCode(t)}, "code rejected: not this user's current code")
 			})
 
 			// One right code for every attempt sshd refuses before PAM.

@@ -62,7 +62,7 @@ func TestStepCA(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			code := e.code(t)
 			s.expectLogin(t, e, c, attempt{userName, id, code})
-			s.expectCodeRefused(t, e, c, attempt{userName, id, code}, "code already used")
+			s.expectCodeRefused(t, e, c, attempt{userName, id, code}, "code rejected: already used")
 		})
 	}
 	// A Vault-signed certificate means nothing to this sshd.
