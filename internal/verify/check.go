@@ -16,8 +16,8 @@ import (
 // the zero Addr when there is none; when valid, only it counts as this
 // host's address, and only if local holds it (netcheck.AllowedVia). local
 // lists the host's addresses; it is called only once the cheaper checks
-// have passed. The error wraps ErrRejected ("OTP rejected: …"), or ErrUnavailable when Vault's
-// IP is not an address at all or local fails.
+// have passed. The error wraps ErrRejected ("OTP rejected: …"), or
+// ErrUnavailable when Vault's IP is not an address at all or local fails.
 func Check(cfg *config.Config, a Answer, user string, conn netip.Addr, local func() ([]netip.Addr, error)) error {
 	if a.Username != user {
 		return fmt.Errorf("OTP %w: OTP was issued for user %q", ErrRejected, a.Username)
