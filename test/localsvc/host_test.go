@@ -129,10 +129,24 @@ type invocation struct {
 	env  []string // added to a minimal environment
 	// stdin is its standard input, for a run without a terminal.
 	stdin string
-	// typed, for a run on a pseudo-terminal, is what the user types at
-	// each prompt (a line holding prompt); nil for a run without one.
+	// typed, for a run on a pseudo-terminal, is what the user types, a
+	// line at each prompt; nil for a run without one.
 	typed  []string
 	prompt string
+	// prompts, when set, is the prompt of each line of typed instead of
+	// prompt.
+	prompts []string
+	// hangUpAt, when set, is what the terminal shows after the last line
+	// typed, at which the user hangs up.
+	hangUpAt string
+}
+
+// promptFor is the prompt at which the user types line i of typed.
+func (inv invocation) promptFor(i int) string {
+	if inv.prompts != nil {
+		return inv.prompts[i]
+	}
+	return inv.prompt
 }
 
 // outcome is what one run showed.
@@ -183,7 +197,7 @@ func (h *host) try(t *testing.T, inv invocation, tokens ...string) (outcome, err
 	if inv.typed == nil {
 		o, err = runPiped(cmd, inv.stdin)
 	} else {
-		o, err = runOnTerminal(cmd, inv.typed, inv.prompt)
+		o, err = runOnTerminal(cmd, inv)
 	}
 	if serr := h.syslog.Sync(); serr != nil {
 		t.Error(serr)
