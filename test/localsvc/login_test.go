@@ -14,9 +14,10 @@ const (
 	// loginIncorrect is what login says after any refusal, before it
 	// asks for a user name again.
 	loginIncorrect = "Login incorrect"
-	// loginAgain ends the prompt for a user name after a refusal:
-	// "<host> login: ".
-	loginAgain = " login: "
+	// loginAgain ends the prompt for a user name after a refusal,
+	// "<host> login: " ("login: " without a host name); "Login
+	// incorrect" does not hold it.
+	loginAgain = "login: "
 	// shellPrompt is the login shell's: the users' shell is /bin/sh
 	// (dash), and Debian's /etc/profile sets PS1 to "$ " for a user
 	// other than root.
