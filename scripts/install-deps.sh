@@ -7,7 +7,7 @@
 # it): on an image that has them all it does nothing, so it needs no
 # network there.
 set -eu
-packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools sudo"
+packages="gcc make libc6-dev libpam0g-dev pamtester libpam-wrapper openssh-server openssh-client sshpass iproute2 ca-certificates zbar-tools sudo login"
 # Tools used on this machine only, never in a container: for the package
 # tests (test/packages) lintian, rpm, and checkpolicy with semodule-utils
 # for the SELinux module; for `make demo` oathtool, the authenticator app

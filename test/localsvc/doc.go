@@ -1,13 +1,15 @@
 // Package localsvc holds pam_vault's tests with the local services that load
-// PAM on a host besides sshd: Debian's real sudo (1.9.13) and util-linux su,
-// each with the built build/pam_vault.so as the only auth module of its PAM
-// service, against a real Vault dev server.
+// PAM on a host besides sshd: Debian's real sudo (1.9.13), util-linux su and
+// login(1) on a terminal (Debian 12's from shadow 4.13, Debian 13's from
+// util-linux 2.41), each with the built build/pam_vault.so as the only auth
+// module of its PAM service, against a real Vault dev server.
 //
 // The tests need root (they create the users pvlocal1, who runs sudo and
-// su, and pvlocal2, whom su switches to, and remove them at the end; mount
-// namespaces), `make` to have built build/, sudo installed (make deps), and
-// a Vault binary (VAULT_BIN). Without root or a tool they skip with the
-// reason, unless CI is set in the environment, in which case they fail.
+// su, and pvlocal2, whom su switches to and login logs in, and remove them
+// at the end; mount namespaces), `make` to have built build/, sudo and
+// login installed (make deps), and a Vault binary (VAULT_BIN). Without
+// root or a tool they skip with the reason, unless CI is set in the
+// environment, in which case they fail.
 // They take turns with the other suites that create users
 // (pamtest.LockMachine).
 //
@@ -36,27 +38,46 @@
 //     caller's environment sends it to the helper, as the module's debug
 //     line says. `su -l` goes through Debian's su-l service, which includes
 //     su.
+//   - TestLogin: `login pvlocal2` run by root on a pseudo-terminal, as getty
+//     runs it, with the OTP typed at the password prompt. login
+//     authenticates the user it logs in, so the OTP is pvlocal2's. A valid
+//     OTP starts pvlocal2's login shell (/bin/sh), in which the test types
+//     a command that prints `id -un`, and pam_unix opens a session. A
+//     reused OTP, another user's OTP, a typed password and an OTP of a
+//     Vault that has stopped are refused: login says "Login incorrect"
+//     (after the module's message, when Vault cannot answer) and asks for
+//     a user name again, where the test hangs the terminal up (login
+//     would ask up to LOGIN_RETRIES times, and wait LOGIN_TIMEOUT); no
+//     session is opened. Typing the user name and a valid OTP there logs
+//     in. login is not sshd, so the module verifies in the helper process,
+//     as its debug line says. Debian 13's login hangs its terminal up
+//     (vhangup) before it prompts: the terminal then has no process for a
+//     moment, which the test's terminal reader waits out.
 //   - TestOTPAddress: the OTP's IP must be an address this host holds
 //     (127.0.0.1, or its own address), exactly; Vault issues OTPs only for
 //     addresses the role's cidr_list allows; PAM_RHOST is only logged.
 //
-// Every line sudo, su, libpam and the module sent to /dev/log is checked,
-// at the end, for every token typed (pamtest.Journal). The machine's
+// Every line sudo, su, login, libpam and the module sent to /dev/log is
+// checked, at the end, for every token typed (pamtest.Journal). The machine's
 // /etc/pam.d and /etc/sudoers are compared before and after the run, and
 // the users must be gone.
 //
-// # How sudo and su get a private PAM service
+// # How sudo, su and login get a private PAM service
 //
 // Each run is started by root as `unshare --mount` with pamtest.Mounts,
-// which bind-mounts the test's pam.d over /etc/pam.d and its sudoers over
-// /etc/sudoers and gives the run a /dev whose /dev/log is the test's socket,
-// then drops to pvlocal1 with setpriv (no PAM) and executes sudo or su,
-// which are setuid root. The sudoers keeps Debian 12's defaults (env_reset,
-// secure_path, use_pty) and writes nothing outside the test's directory: no
-// lecture, and no cached credentials (timestamp_timeout=0), so that every
-// run authenticates. Each run has a session of its own; on a
+// which bind-mounts the test's pam.d over /etc/pam.d, its sudoers over
+// /etc/sudoers, and a directory of its own over /var/log (and a file over
+// /var/run/utmp, where the machine has one), so that the login records su
+// and login write (btmp; utmp, wtmp) stay the test's, and gives the run a
+// /dev whose /dev/log is the test's socket, then drops to pvlocal1 with
+// setpriv (no PAM) and executes sudo or su, which are setuid root; login
+// runs as root, as getty starts it. The sudoers keeps Debian 12's
+// defaults (env_reset, secure_path, use_pty) and writes nothing outside the
+// test's directory: no lecture, and no cached credentials
+// (timestamp_timeout=0), so that every run authenticates. Each run has a session of its own; on a
 // pseudo-terminal that terminal is its controlling terminal.
 //
-// Every wait is bounded; no test asserts on time, except that a refusal
-// when Vault is gone comes within the module's timeout plus start-up time.
+// Every wait is bounded; no test asserts on time, except that sudo's and
+// su's refusal when Vault is gone comes within the module's timeout plus
+// start-up time.
 package localsvc

@@ -17,7 +17,8 @@ import (
 )
 
 const (
-	// caller runs sudo and su; target is whom su switches to.
+	// caller runs sudo and su; target is whom su switches to and login
+	// logs in.
 	caller = "pvlocal1"
 	target = "pvlocal2"
 	// userComment marks the accounts as this suite's, so that ones left
@@ -37,7 +38,7 @@ const (
 )
 
 // tools are the programs the suite runs.
-var tools = []string{"sudo", "su", "setpriv", "unshare", "mount", "useradd", "userdel", "usermod", "getent"}
+var tools = []string{"sudo", "su", "login", "setpriv", "unshare", "mount", "useradd", "userdel", "usermod", "getent"}
 
 // journal holds every token the suite typed and every line captured on
 // every /dev/log; TestMain checks that no token reached a line.
@@ -78,11 +79,11 @@ func TestMain(m *testing.M) {
 func setup(t *testing.T) *env {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		pamtest.Need(t, "the sudo and su tests need root: they create users and mount namespaces")
+		pamtest.Need(t, "the sudo, su and login tests need root: they create users and mount namespaces")
 	}
 	sharedOnce.Do(func() { shared, sharedErr = newEnv() })
 	if sharedErr != nil {
-		pamtest.Need(t, "sudo and su test environment: %v", sharedErr)
+		pamtest.Need(t, "sudo, su and login test environment: %v", sharedErr)
 	}
 	return shared
 }

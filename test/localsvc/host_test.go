@@ -16,11 +16,13 @@ import (
 )
 
 const (
-	// runLimit bounds one run of sudo or su: more than the module's
+	// runLimit bounds one run of sudo, su or login: more than the module's
 	// helper deadline (35 s), so only a hang comes near it.
 	runLimit = 60 * time.Second
 	// killWait bounds the wait for a killed run's processes to go.
 	killWait = 10 * time.Second
+	// utmpPath is glibc's utmp (_PATH_UTMP).
+	utmpPath = "/var/run/utmp"
 )
 
 // hostOptions describes the /etc a run sees.
@@ -30,9 +32,10 @@ type hostOptions struct {
 	moduleArgs []string // added to every pam_vault line
 }
 
-// host is a private /etc for sudo and su: PAM services whose only auth
-// module is the built pam_vault, a sudoers file, pam_vault's config, and a
-// socket for /dev/log. Runs see it in mount namespaces of their own; the
+// host is a private /etc for sudo, su and login: PAM services whose only
+// auth module is the built pam_vault, a sudoers file, pam_vault's config,
+// a socket for /dev/log, and a /var/log (and utmp) for the login records
+// su and login write. Runs see it in mount namespaces of their own; the
 // machine's files are never written.
 type host struct {
 	e      *env
@@ -65,16 +68,36 @@ func (e *env) newHost(t *testing.T, opts hostOptions) *host {
 		// As Debian's, with pam_vault in place of common-auth: sudo-i
 		// (sudo -i) has its own auth lines, su-l (su -l) includes su's;
 		// su keeps pam_rootok, which lets root through and nobody else.
+		// login's has none of Debian's optional modules: no
+		// pam_faildelay (a refusal would wait 3 s), pam_nologin (a
+		// container may hold /run/nologin), pam_securetty, pam_motd,
+		// pam_mail, pam_lastlog, pam_loginuid, pam_limits, pam_env,
+		// pam_group, pam_keyinit or pam_selinux; none of them reads the
+		// token, and pam_unix's account and session lines are what
+		// every service here has.
 		{"pam.d/sudo", 0o644, auth + "\n" + rest},
 		{"pam.d/sudo-i", 0o644, auth + "\n" + rest},
 		{"pam.d/su", 0o644, "auth sufficient pam_rootok.so\n" + auth + "\n" + rest},
 		{"pam.d/su-l", 0o644, "auth include su\naccount include su\npassword include su\nsession include su\n"},
+		{"pam.d/login", 0o644, auth + "\n" + rest},
 		{"pam.d/other", 0o644, "auth required pam_deny.so\naccount required pam_deny.so\n" +
 			"session required pam_deny.so\npassword required pam_deny.so\n"},
 		{"sudoers", 0o440, sudoers(dir, opts.sudoers)},
+		// The login records, as Debian makes them, that would
+		// otherwise reach the machine's: util-linux su writes a failed
+		// authentication to btmp, Debian 12's login (shadow) a login to
+		// utmp and wtmp, util-linux login built with lastlog support
+		// to lastlog too. Debian 13 builds login without any. Neither
+		// creates a missing one.
+		{"log/wtmp", 0o664, ""},
+		{"log/btmp", 0o660, ""},
+		{"log/lastlog", 0o664, ""},
+		{"utmp", 0o664, ""},
 	}
-	if err := os.Mkdir(filepath.Join(dir, "pam.d"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, sub := range []string{"pam.d", "log"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), f.mode); err != nil {
@@ -91,7 +114,13 @@ func (e *env) newHost(t *testing.T, opts hostOptions) *host {
 		Binds: []pamtest.Bind{
 			{Source: filepath.Join(dir, "pam.d"), Target: "/etc/pam.d"},
 			{Source: filepath.Join(dir, "sudoers"), Target: "/etc/sudoers"},
+			{Source: filepath.Join(dir, "log"), Target: "/var/log"},
 		},
+	}
+	// A machine that keeps no utmp (a container, say) gets none:
+	// a bind mount needs its target, and login creates no utmp.
+	if _, err := os.Stat(utmpPath); err == nil {
+		h.mounts.Binds = append(h.mounts.Binds, pamtest.Bind{Source: filepath.Join(dir, "utmp"), Target: utmpPath})
 	}
 	t.Cleanup(func() {
 		h.syslog.Close()
@@ -129,10 +158,24 @@ type invocation struct {
 	env  []string // added to a minimal environment
 	// stdin is its standard input, for a run without a terminal.
 	stdin string
-	// typed, for a run on a pseudo-terminal, is what the user types at
-	// each prompt (a line holding prompt); nil for a run without one.
+	// typed, for a run on a pseudo-terminal, is what the user types, a
+	// line at each prompt; nil for a run without one.
 	typed  []string
 	prompt string
+	// prompts, when set, is the prompt of each line of typed instead of
+	// prompt.
+	prompts []string
+	// hangUpAt, when set, is what the terminal shows after the last line
+	// typed, at which the user hangs up.
+	hangUpAt string
+}
+
+// promptFor is the prompt at which the user types line i of typed.
+func (inv invocation) promptFor(i int) string {
+	if inv.prompts != nil {
+		return inv.prompts[i]
+	}
+	return inv.prompt
 }
 
 // outcome is what one run showed.
@@ -183,7 +226,7 @@ func (h *host) try(t *testing.T, inv invocation, tokens ...string) (outcome, err
 	if inv.typed == nil {
 		o, err = runPiped(cmd, inv.stdin)
 	} else {
-		o, err = runOnTerminal(cmd, inv.typed, inv.prompt)
+		o, err = runOnTerminal(cmd, inv)
 	}
 	if serr := h.syslog.Sync(); serr != nil {
 		t.Error(serr)
