@@ -158,7 +158,8 @@ func parseFloor(line string) (sample, error) {
 	if err != nil {
 		return sample{}, fmt.Errorf("unexpected floor output %q", line)
 	}
-	return sample{time: time.Duration(ns)}, nil
+	// Its request is also its token to verdict (the paced floor's).
+	return sample{time: time.Duration(ns), token: time.Duration(ns)}, nil
 }
 
 // runFresh runs one login, answering line, in a new process and times it

@@ -13,7 +13,9 @@ import (
 // tokenPath is one path of the token-to-verdict measurement: a build's
 // adapter, verifying in process or through the helper, in OTP or TOTP
 // mode, over one transport, with a conversation that answers convMS after
-// the prompt, each login in a fresh process (as sshd's).
+// the prompt, each login in a fresh process (as sshd's). The way "floor"
+// is the paced floor: bench/floor in a fresh process, its verify request
+// sent on a connection left open and idle for convMS first.
 type tokenPath struct {
 	build, way, transport, mode string
 	convMS                      int
@@ -22,6 +24,9 @@ type tokenPath struct {
 
 // label names the path for tables.
 func (p *tokenPath) label() string {
+	if p.way == "floor" {
+		return "paced floor: bare Go verify, open connection"
+	}
 	way := map[string]string{"engine": "in process", "helper": "helper"}[p.way]
 	return fmt.Sprintf("%s, %s", way, map[string]string{"otp": "OTP", "totp": "TOTP"}[p.mode])
 }
@@ -29,9 +34,18 @@ func (p *tokenPath) label() string {
 // tokenPaths lists the token-to-verdict paths: for each build, transport
 // (http, tls) and way, OTP answered at once (pam_authenticate as today's
 // callers see it), and OTP and TOTP answered after convMS; and TOTP
-// through Vault Proxy for this build.
+// through Vault Proxy for this build; and the paced floor of each
+// transport.
 func (l *lab) tokenPaths(convMS int) []*tokenPath {
 	var ps []*tokenPath
+	for _, tr := range l.transports {
+		floor := []string{l.tools.floor, "-addr", tr.vault.Addr, "-mount", mount, "-pause", fmt.Sprintf("%dms", convMS)}
+		if tr.vault.CACert != "" {
+			floor = append(floor, "-ca", tr.vault.CACert)
+		}
+		ps = append(ps, &tokenPath{build: "this", way: "floor", transport: tr.name, mode: "otp", convMS: convMS,
+			run: &path{key: "floor-paced", transport: tr.name, argv: floor, parse: parseFloor, fresh: true, vaultOTPs: true, floor: true}})
+	}
 	for _, build := range l.builds() {
 		for _, tr := range l.transports {
 			for _, way := range []string{"engine", "helper"} {
@@ -46,6 +60,9 @@ func (l *lab) tokenPaths(convMS int) []*tokenPath {
 		ps = append(ps, &tokenPath{build: "this", way: way, transport: l.proxy.name, mode: "totp", convMS: convMS})
 	}
 	for _, p := range ps {
+		if p.run != nil {
+			continue // the floor's
+		}
 		p.run = &path{
 			key:       p.way,
 			transport: p.transport,
@@ -108,10 +125,11 @@ func (r *results) tokenTable() table {
 	t := table{
 		title: fmt.Sprintf("Token to verdict, ms: what the user waits for once they answered (fresh process per login, median and p99 over %d logins per path)", r.tokenRounds),
 		header: []string{"build", "path", "Vault", "conversation answers after", "token → verdict p50", "token → verdict p99",
-			"÷ keep-alive floor", "call → prompt p50", "pam_authenticate p50"},
+			"÷ keep-alive floor", "÷ paced floor", "call → prompt p50", "pam_authenticate p50"},
 		notes: []string{
 			"token → verdict: from the conversation's return with the token to pam_authenticate's return (bench/drivers/login.c); call → prompt: from the call of pam_authenticate to the prompt; pam_authenticate includes the time the conversation took.",
-			"The keep-alive floor is the warm p50 of \"floor, keep-alive connection\" in the latency table: one verify request on an open connection.",
+			"The keep-alive floor is the warm p50 of \"floor, keep-alive connection\" in the latency table: one verify request on an open connection, back to back with the one before.",
+			"The paced floor is the p50 of the \"paced floor\" row: bench/floor in a fresh process opens its connection (an untimed GET of sys/health), leaves it idle as long as the conversation takes, then sends the timed verify request on it: the least any client can make the user wait, since the user's request also comes after such a pause. Back to back, Vault's threads and the CPUs are still awake from the request before; after a pause they are not.",
 			"Every login answers a right token of its own: an OTP issued, or the code of a TOTP key created, before the timed section.",
 			"proxy: TOTP through Vault Proxy's unix socket in front of the http Vault, as in the latency table; this build only. It has no floor of its own.",
 			"Paths run interleaved, one login each per round in shuffled order.",
@@ -128,12 +146,28 @@ func (r *results) tokenTable() table {
 		ss := p.run.freshSamples
 		tokens := times(ss, tokenTime)
 		row := []string{p.build, p.label(), p.transport, fmt.Sprintf("%d ms", p.convMS),
-			ms(quantile(tokens, 0.5)), ms(quantile(tokens, 0.99)), "—",
-			ms(quantile(times(ss, promptTime), 0.5)), ms(quantile(times(ss, authTime), 0.5))}
+			ms(quantile(tokens, 0.5)), ms(quantile(tokens, 0.99)), "—", "—", "—", "—"}
+		if p.way != "floor" {
+			row[8], row[9] = ms(quantile(times(ss, promptTime), 0.5)), ms(quantile(times(ss, authTime), 0.5))
+		}
 		if floor := r.find("floor-keepalive", p.transport); floor != nil {
 			row[6] = ratio(quantile(tokens, 0.5), quantile(times(floor.warmSamples, freshTime), 0.5))
+		}
+		if floor := r.pacedFloor(p.transport); floor != nil {
+			row[7] = ratio(quantile(tokens, 0.5), quantile(times(floor.run.freshSamples, tokenTime), 0.5))
 		}
 		t.rows = append(t.rows, row)
 	}
 	return t
+}
+
+// pacedFloor is the paced floor's token-to-verdict path over transport;
+// nil when it has none (the proxy).
+func (r *results) pacedFloor(transport string) *tokenPath {
+	for _, p := range r.token {
+		if p.way == "floor" && p.transport == transport {
+			return p
+		}
+	}
+	return nil
 }

@@ -8,6 +8,13 @@
 //
 // Started with one line it is the floor of a fresh process per login; fed
 // line by line it is the warm floor.
+//
+// With -pause, each request waits on an open, idle connection first, as
+// pam_vault's request waits for the user: an untimed GET /v1/sys/health
+// opens the connection (or finds it open), the program sleeps for the
+// pause, and then the timed verify request goes out on that connection.
+// Back to back requests find Vault's threads and the CPUs still awake; a
+// user's request never does.
 package main
 
 import (
@@ -30,8 +37,9 @@ func main() {
 	mount := flag.String("mount", "ssh", "SSH secrets engine mount")
 	ca := flag.String("ca", "", "PEM file of the CA to trust (https only)")
 	keepalive := flag.Bool("keepalive", false, "reuse one connection across requests")
+	pause := flag.Duration("pause", 0, "open the connection first and leave it idle this long before each request (implies -keepalive)")
 	flag.Parse()
-	client, err := newClient(*ca, *keepalive)
+	client, err := newClient(*ca, *keepalive || *pause > 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
@@ -40,6 +48,13 @@ func main() {
 	in := bufio.NewScanner(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
 	for in.Scan() {
+		if *pause > 0 {
+			if err := open(client, *addr+"/v1/sys/health"); err != nil {
+				fmt.Fprintln(os.Stderr, "floor:", err)
+				os.Exit(1)
+			}
+			time.Sleep(*pause)
+		}
 		start := time.Now()
 		status, err := verify(client, url, in.Text())
 		elapsed := time.Since(start)
@@ -93,4 +108,16 @@ func verify(client *http.Client, url, otp string) (int, error) {
 		return 0, err
 	}
 	return resp.StatusCode, nil
+}
+
+// open leaves an idle keep-alive connection to Vault in client's pool: it
+// sends a GET to url and reads the whole answer, whatever its status.
+func open(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }

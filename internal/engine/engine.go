@@ -225,12 +225,17 @@ func (p *Prepared) Decide(ctx context.Context, req Request) (v Verdict) {
 	if p.args.TOTP {
 		return validateCode(ctx, cfg, client, req, p.args.NullOK, &rec)
 	}
+	// The host's addresses are read while Vault answers, not after; the
+	// reading has ended, and its netlink socket is closed, whatever the
+	// verdict, before Decide returns.
+	local := netcheck.ReadLocalAddrs()
+	defer func() { _, _ = local() }()
 	answer, err := client.Verify(ctx, req.Token)
 	if err != nil {
 		return rec.verdict(classify(err), err)
 	}
 	rec.role = answer.Role
-	if err := verify.Check(cfg, answer, req.User, conn, netcheck.LocalAddrs); err != nil {
+	if err := verify.Check(cfg, answer, req.User, conn, local); err != nil {
 		return rec.verdict(classify(err), err)
 	}
 	return rec.verdict(Success, nil)

@@ -39,3 +39,33 @@ func LocalAddrs() ([]netip.Addr, error) {
 	}
 	return out, nil
 }
+
+// ReadLocalAddrs starts reading LocalAddrs in the background and returns a
+// function that waits for the result. A caller that is about to wait for
+// something else, such as Vault's answer, reads the list meanwhile instead
+// of after. A panic while reading is returned as an error.
+func ReadLocalAddrs() func() ([]netip.Addr, error) {
+	type result struct {
+		addrs []netip.Addr
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r = result{err: fmt.Errorf("list local interface addresses: %v", p)}
+			}
+			done <- r
+		}()
+		r.addrs, r.err = LocalAddrs()
+	}()
+	var r *result
+	return func() ([]netip.Addr, error) {
+		if r == nil {
+			v := <-done
+			r = &v
+		}
+		return r.addrs, r.err
+	}
+}

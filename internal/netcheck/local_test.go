@@ -2,6 +2,7 @@ package netcheck
 
 import (
 	"net"
+	"slices"
 	"testing"
 )
 
@@ -29,4 +30,23 @@ func hostHasIPv6Loopback(t *testing.T) bool {
 	}
 	t.Log("the host has no IPv6 loopback address; not checking ::1")
 	return false
+}
+
+// TestReadLocalAddrs shows that the list read in the background is
+// LocalAddrs' own, and that asking for it twice gives the same list.
+func TestReadLocalAddrs(t *testing.T) {
+	want, err := LocalAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := ReadLocalAddrs()
+	for i := 0; i < 2; i++ {
+		got, err := read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("call %d: ReadLocalAddrs gave %v, LocalAddrs %v", i+1, got, want)
+		}
+	}
 }
