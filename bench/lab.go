@@ -33,6 +33,9 @@ type transport struct {
 	// totpArgs are TOTP mode's module arguments: totp, and a config with
 	// the TOTP keys as well.
 	totpArgs []string
+	// tokenFile holds the token that may check TOTP codes, for the TOTP
+	// floor.
+	tokenFile string
 }
 
 // lab is what the measurements share: the two Vaults, their config files, a
@@ -122,6 +125,7 @@ func newLab(root, tmp, baseline string, t *tools, c *cleanup) (*lab, error) {
 			return nil, err
 		}
 		tr.totpArgs = []string{"config=" + totpConfig, "totp"}
+		tr.tokenFile = tokenFile
 		if !tls {
 			tr.args = append(tr.args, "dev")
 			tr.totpArgs = append(tr.totpArgs, "dev")

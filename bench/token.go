@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,8 +15,9 @@ import (
 // adapter, verifying in process or through the helper, in OTP or TOTP
 // mode, over one transport, with a conversation that answers convMS after
 // the prompt, each login in a fresh process (as sshd's). The way "floor"
-// is the paced floor: bench/floor in a fresh process, its verify request
-// sent on a connection left open and idle for convMS first.
+// is the paced floor: bench/floor in a fresh process, its request (OTP
+// verify, or in TOTP mode the code check) sent on a connection left open
+// and idle for convMS first.
 type tokenPath struct {
 	build, way, transport, mode string
 	convMS                      int
@@ -24,8 +26,11 @@ type tokenPath struct {
 
 // label names the path for tables.
 func (p *tokenPath) label() string {
+	if p.way == "floor" && p.mode == "totp" {
+		return "paced floor: bare Go TOTP check, open connection"
+	}
 	if p.way == "floor" {
-		return "paced floor: bare Go verify, open connection"
+		return "paced floor: bare Go OTP verify, open connection"
 	}
 	way := map[string]string{"engine": "in process", "helper": "helper"}[p.way]
 	return fmt.Sprintf("%s, %s", way, map[string]string{"otp": "OTP", "totp": "TOTP"}[p.mode])
@@ -43,8 +48,12 @@ func (l *lab) tokenPaths(convMS int) []*tokenPath {
 		if tr.vault.CACert != "" {
 			floor = append(floor, "-ca", tr.vault.CACert)
 		}
-		ps = append(ps, &tokenPath{build: "this", way: "floor", transport: tr.name, mode: "otp", convMS: convMS,
-			run: &path{key: "floor-paced", transport: tr.name, argv: floor, parse: parseFloor, fresh: true, vaultOTPs: true, floor: true}})
+		totpFloor := append(slices.Clone(floor), "-totp-mount", totpMount, "-token-file", tr.tokenFile)
+		ps = append(ps,
+			&tokenPath{build: "this", way: "floor", transport: tr.name, mode: "otp", convMS: convMS,
+				run: &path{key: "floor-paced", transport: tr.name, argv: floor, parse: parseFloor, fresh: true, vaultOTPs: true, floor: true}},
+			&tokenPath{build: "this", way: "floor", transport: tr.name, mode: "totp", convMS: convMS,
+				run: &path{key: "floor-paced-totp", transport: tr.name, argv: totpFloor, parse: parseFloor, fresh: true, totp: true, floor: true}})
 	}
 	for _, build := range l.builds() {
 		for _, tr := range l.transports {
@@ -129,7 +138,7 @@ func (r *results) tokenTable() table {
 		notes: []string{
 			"token → verdict: from the conversation's return with the token to pam_authenticate's return (bench/drivers/login.c); call → prompt: from the call of pam_authenticate to the prompt; pam_authenticate includes the time the conversation took.",
 			"The keep-alive floor is the warm p50 of \"floor, keep-alive connection\" in the latency table: one verify request on an open connection, back to back with the one before.",
-			"The paced floor is the p50 of the \"paced floor\" row: bench/floor in a fresh process opens its connection (an untimed GET of sys/health), leaves it idle as long as the conversation takes, then sends the timed verify request on it: the least any client can make the user wait, since the user's request also comes after such a pause. Back to back, Vault's threads and the CPUs are still awake from the request before; after a pause they are not.",
+			"The paced floor is the p50 of the \"paced floor\" row of the same mode and Vault: bench/floor in a fresh process opens its connection (an untimed GET of sys/health), leaves it idle as long as the conversation takes, then sends the timed request on it (the OTP verify, or the TOTP code check with the token file's token): the least any client can make the user wait, since the user's request also comes after such a pause. Back to back, Vault's threads and the CPUs are still awake from the request before; after a pause they are not. TOTP rows' keep-alive ratio compares with the OTP verify request's floor.",
 			"Every login answers a right token of its own: an OTP issued, or the code of a TOTP key created, before the timed section.",
 			"proxy: TOTP through Vault Proxy's unix socket in front of the http Vault, as in the latency table; this build only. It has no floor of its own.",
 			"Paths run interleaved, one login each per round in shuffled order.",
@@ -153,7 +162,7 @@ func (r *results) tokenTable() table {
 		if floor := r.find("floor-keepalive", p.transport); floor != nil {
 			row[6] = ratio(quantile(tokens, 0.5), quantile(times(floor.warmSamples, freshTime), 0.5))
 		}
-		if floor := r.pacedFloor(p.transport); floor != nil {
+		if floor := r.pacedFloor(p.transport, p.mode); floor != nil {
 			row[7] = ratio(quantile(tokens, 0.5), quantile(times(floor.run.freshSamples, tokenTime), 0.5))
 		}
 		t.rows = append(t.rows, row)
@@ -161,11 +170,11 @@ func (r *results) tokenTable() table {
 	return t
 }
 
-// pacedFloor is the paced floor's token-to-verdict path over transport;
-// nil when it has none (the proxy).
-func (r *results) pacedFloor(transport string) *tokenPath {
+// pacedFloor is the paced floor's token-to-verdict path of mode over
+// transport; nil when it has none (the proxy).
+func (r *results) pacedFloor(transport, mode string) *tokenPath {
 	for _, p := range r.token {
-		if p.way == "floor" && p.transport == transport {
+		if p.way == "floor" && p.transport == transport && p.mode == mode {
 			return p
 		}
 	}

@@ -9,6 +9,10 @@
 // Started with one line it is the floor of a fresh process per login; fed
 // line by line it is the warm floor.
 //
+// With -totp-mount it is TOTP mode's floor instead: each line is "USER
+// CODE", and the request is PUT /v1/<totp-mount>/code/USER with the code,
+// sent with the token that -token-file holds, as the engine sends it.
+//
 // With -pause, each request waits on an open, idle connection first, as
 // pam_vault's request waits for the user: an untimed GET /v1/sys/health
 // opens the connection (or finds it open), the program sleeps for the
@@ -29,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -38,13 +43,23 @@ func main() {
 	ca := flag.String("ca", "", "PEM file of the CA to trust (https only)")
 	keepalive := flag.Bool("keepalive", false, "reuse one connection across requests")
 	pause := flag.Duration("pause", 0, "open the connection first and leave it idle this long before each request (implies -keepalive)")
+	totpMount := flag.String("totp-mount", "", "check \"USER CODE\" lines at this TOTP engine mount instead of OTPs")
+	tokenFile := flag.String("token-file", "", "file holding the Vault token for -totp-mount")
 	flag.Parse()
+	var token string
+	if *totpMount != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		token = strings.TrimSpace(string(b))
+	}
 	client, err := newClient(*ca, *keepalive || *pause > 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
 		os.Exit(1)
 	}
-	url := *addr + "/v1/" + *mount + "/verify"
 	in := bufio.NewScanner(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
 	for in.Scan() {
@@ -55,8 +70,13 @@ func main() {
 			}
 			time.Sleep(*pause)
 		}
+		url, body := *addr+"/v1/"+*mount+"/verify", map[string]string{"otp": in.Text()}
+		if *totpMount != "" {
+			user, code, _ := strings.Cut(in.Text(), " ")
+			url, body = *addr+"/v1/"+*totpMount+"/code/"+user, map[string]string{"code": code}
+		}
 		start := time.Now()
-		status, err := verify(client, url, in.Text())
+		status, err := verify(client, url, token, body)
 		elapsed := time.Since(start)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "floor:", err)
@@ -90,15 +110,19 @@ func newClient(caFile string, keepalive bool) (*http.Client, error) {
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, nil
 }
 
-// verify sends one verify request and reads the whole answer.
-func verify(client *http.Client, url, otp string) (int, error) {
-	body, _ := json.Marshal(map[string]string{"otp": otp})
+// verify sends one request, with token as X-Vault-Token unless it is
+// empty, and reads the whole answer.
+func verify(client *http.Client, url, token string, payload map[string]string) (int, error) {
+	body, _ := json.Marshal(payload)
 	req, err := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Vault-Request", "true")
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
