@@ -16,6 +16,7 @@ type tools struct {
 	login      string // the libpam driver (drivers/login.c)
 	engineLoad string // the engine loading driver (drivers/engineload.c)
 	floor      string // the network floor (floor/)
+	rawFloor   string // the floor without Go, http only (drivers/rawfloor.c)
 	stages     string // the stage timer (stages/)
 }
 
@@ -31,6 +32,7 @@ func buildTools(root string) (*tools, error) {
 		login:      filepath.Join(out, "login"),
 		engineLoad: filepath.Join(out, "engineload"),
 		floor:      filepath.Join(out, "floor"),
+		rawFloor:   filepath.Join(out, "rawfloor"),
 		stages:     filepath.Join(out, "stages"),
 	}
 	for _, f := range []string{t.adapter, t.engine, t.helper} {
@@ -49,6 +51,7 @@ func buildTools(root string) (*tools, error) {
 	cflags := []string{"-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", filepath.Join(root, "test", "include")}
 	steps := [][]string{
 		append(append([]string{cc}, cflags...), "-o", t.login, filepath.Join(benchDir, "drivers", "login.c"), "-lpam"),
+		append(append([]string{cc}, cflags...), "-o", t.rawFloor, filepath.Join(benchDir, "drivers", "rawfloor.c")),
 		append(append([]string{cc}, cflags...), "-I", filepath.Join(root, "cgo"), "-o", t.engineLoad,
 			filepath.Join(benchDir, "drivers", "engineload.c"), "-ldl"),
 		// Built as the engine and the helper are: trimmed, stripped.

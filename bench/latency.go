@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -63,6 +65,7 @@ func (p *path) label() string {
 		"helper-totp":     "pam_vault TOTP, helper process",
 		"floor":           "floor: bare Go PUT verify",
 		"floor-keepalive": "floor, keep-alive connection",
+		"raw-keepalive":   "floor without Go: C, raw socket, keep-alive",
 	}
 	return names[p.key]
 }
@@ -99,6 +102,9 @@ func (l *lab) paths() []*path {
 			&path{key: "floor", transport: tr.name, argv: floor, parse: parseFloor, fresh: true, vaultOTPs: true, floor: true},
 			&path{key: "floor-keepalive", transport: tr.name, argv: append(slices.Clone(floor), "-keepalive"), parse: parseFloor, vaultOTPs: true, floor: true},
 		)
+		if raw := l.rawFloorArgv(tr, 0); raw != nil {
+			ps = append(ps, &path{key: "raw-keepalive", transport: tr.name, argv: raw, parse: parseFloor, vaultOTPs: true, floor: true})
+		}
 	}
 	return append(ps, pamVault(l.proxy, "totp")...)
 }
@@ -383,4 +389,15 @@ func ints(ss []sample, f func(sample) int64) []int64 {
 		out[i] = f(s)
 	}
 	return out
+}
+
+// rawFloorArgv is drivers/rawfloor's command line for tr's Vault, pausing
+// pauseMS before each request; nil for a Vault it cannot reach, one that
+// is not plain http on an IPv4 address.
+func (l *lab) rawFloorArgv(tr *transport, pauseMS int) []string {
+	u, err := url.Parse(tr.vault.Addr)
+	if err != nil || u.Scheme != "http" || net.ParseIP(u.Hostname()).To4() == nil || u.Port() == "" {
+		return nil
+	}
+	return []string{l.tools.rawFloor, u.Hostname(), u.Port(), mount, strconv.Itoa(pauseMS)}
 }

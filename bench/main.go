@@ -15,7 +15,9 @@
 //   - the time from the conversation's answer to the verdict, what the user
 //     waits for, and from pam_authenticate's call to the prompt, with a
 //     conversation that takes as long as a user (-conv-ms), beside another
-//     build (-baseline).
+//     build (-baseline), and beside the floor paced the same way: the bare
+//     Go request, and for http the same request from C on a raw socket,
+//     each sent on a connection left idle as long as the conversation.
 //
 // It prints a table, and writes docs/bench/RESULTS.md and
 // docs/bench/latency.png. Its helper programs (the C drivers under drivers/,

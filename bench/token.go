@@ -26,6 +26,9 @@ type tokenPath struct {
 
 // label names the path for tables.
 func (p *tokenPath) label() string {
+	if p.way == "rawfloor" {
+		return "paced floor without Go: C, raw socket, OTP verify"
+	}
 	if p.way == "floor" && p.mode == "totp" {
 		return "paced floor: bare Go TOTP check, open connection"
 	}
@@ -49,6 +52,10 @@ func (l *lab) tokenPaths(convMS int) []*tokenPath {
 			floor = append(floor, "-ca", tr.vault.CACert)
 		}
 		totpFloor := append(slices.Clone(floor), "-totp-mount", totpMount, "-token-file", tr.tokenFile)
+		if raw := l.rawFloorArgv(tr, convMS); raw != nil {
+			ps = append(ps, &tokenPath{build: "this", way: "rawfloor", transport: tr.name, mode: "otp", convMS: convMS,
+				run: &path{key: "raw-paced", transport: tr.name, argv: raw, parse: parseFloor, fresh: true, vaultOTPs: true, floor: true}})
+		}
 		ps = append(ps,
 			&tokenPath{build: "this", way: "floor", transport: tr.name, mode: "otp", convMS: convMS,
 				run: &path{key: "floor-paced", transport: tr.name, argv: floor, parse: parseFloor, fresh: true, vaultOTPs: true, floor: true}},
@@ -139,6 +146,7 @@ func (r *results) tokenTable() table {
 			"token → verdict: from the conversation's return with the token to pam_authenticate's return (bench/drivers/login.c); call → prompt: from the call of pam_authenticate to the prompt; pam_authenticate includes the time the conversation took.",
 			"The keep-alive floor is the warm p50 of \"floor, keep-alive connection\" in the latency table: one verify request on an open connection, back to back with the one before.",
 			"The paced floor is the p50 of the \"paced floor\" row of the same mode and Vault: bench/floor in a fresh process opens its connection (an untimed GET of sys/health), leaves it idle as long as the conversation takes, then sends the timed request on it (the OTP verify, or the TOTP code check with the token file's token): the least any client can make the user wait, since the user's request also comes after such a pause. Back to back, Vault's threads and the CPUs are still awake from the request before; after a pause they are not. TOTP rows' keep-alive ratio compares with the OTP verify request's floor.",
+			"The paced floor without Go (http only): bench/drivers/rawfloor.c, the same verify request written on a blocking TCP socket and its answer read to the end, no HTTP library, paced the same way; its keep-alive ratio compares with its own back-to-back run (\"floor without Go\" in the latency table). What pacing costs it is Vault's and the machine's, not Go's.",
 			"Every login answers a right token of its own: an OTP issued, or the code of a TOTP key created, before the timed section.",
 			"proxy: TOTP through Vault Proxy's unix socket in front of the http Vault, as in the latency table; this build only. It has no floor of its own.",
 			"Paths run interleaved, one login each per round in shuffled order.",
@@ -156,10 +164,15 @@ func (r *results) tokenTable() table {
 		tokens := times(ss, tokenTime)
 		row := []string{p.build, p.label(), p.transport, fmt.Sprintf("%d ms", p.convMS),
 			ms(quantile(tokens, 0.5)), ms(quantile(tokens, 0.99)), "—", "—", "—", "—"}
-		if p.way != "floor" {
+		if p.way != "floor" && p.way != "rawfloor" {
 			row[8], row[9] = ms(quantile(times(ss, promptTime), 0.5)), ms(quantile(times(ss, authTime), 0.5))
 		}
-		if floor := r.find("floor-keepalive", p.transport); floor != nil {
+		// The floor without Go is held to its own back-to-back run.
+		keepalive := "floor-keepalive"
+		if p.way == "rawfloor" {
+			keepalive = "raw-keepalive"
+		}
+		if floor := r.find(keepalive, p.transport); floor != nil {
 			row[6] = ratio(quantile(tokens, 0.5), quantile(times(floor.warmSamples, freshTime), 0.5))
 		}
 		if floor := r.pacedFloor(p.transport, p.mode); floor != nil {
