@@ -92,10 +92,7 @@ func (l *lab) paths() []*path {
 	}
 	ps := []*path{{key: "permit", argv: loginArgv("permit"), parse: parseLogin, fresh: true}}
 	for _, tr := range l.transports {
-		floor := []string{l.tools.floor, "-addr", tr.vault.Addr, "-mount", mount}
-		if tr.vault.CACert != "" {
-			floor = append(floor, "-ca", tr.vault.CACert)
-		}
+		floor := l.floorArgv(tr)
 		ps = append(ps, pamVault(tr, "otp")...)
 		ps = append(ps, pamVault(tr, "totp")...)
 		ps = append(ps,
@@ -389,6 +386,15 @@ func ints(ss []sample, f func(sample) int64) []int64 {
 		out[i] = f(s)
 	}
 	return out
+}
+
+// floorArgv is bench/floor's command line for tr's Vault, OTP mode.
+func (l *lab) floorArgv(tr *transport) []string {
+	argv := []string{l.tools.floor, "-addr", tr.vault.Addr, "-mount", mount}
+	if tr.vault.CACert != "" {
+		argv = append(argv, "-ca", tr.vault.CACert)
+	}
+	return argv
 }
 
 // rawFloorArgv is drivers/rawfloor's command line for tr's Vault, pausing

@@ -47,10 +47,7 @@ func (p *tokenPath) label() string {
 func (l *lab) tokenPaths(convMS int) []*tokenPath {
 	var ps []*tokenPath
 	for _, tr := range l.transports {
-		floor := []string{l.tools.floor, "-addr", tr.vault.Addr, "-mount", mount, "-pause", fmt.Sprintf("%dms", convMS)}
-		if tr.vault.CACert != "" {
-			floor = append(floor, "-ca", tr.vault.CACert)
-		}
+		floor := append(l.floorArgv(tr), "-pause", fmt.Sprintf("%dms", convMS))
 		totpFloor := append(slices.Clone(floor), "-totp-mount", totpMount, "-token-file", tr.tokenFile)
 		if raw := l.rawFloorArgv(tr, convMS); raw != nil {
 			ps = append(ps, &tokenPath{build: "this", way: "rawfloor", transport: tr.name, mode: "otp", convMS: convMS,

@@ -133,11 +133,11 @@ func Prepare(args []string) (p *Prepared) {
 // request, which uses it only if it is still open then; otherwise the
 // request connects as it would have anyway.
 //
-// Meanwhile it runs, once and with nothing sent, the code the request, the
-// answer and the host rule will run (verify.Client.Warm, the interface
-// list), so that its first-use cost in a freshly loaded engine falls
-// before the token comes, not after; it skips what is left of that once
-// Decide has started.
+// Meanwhile it runs, once and with nothing sent, the code the request and
+// the answer will run (verify.Client.Warm), so that its first-use cost in
+// a freshly loaded engine falls before the token comes, not after; it
+// skips that once Decide has started. The host rule's interface list needs
+// no such warm-up: Decide reads it while Vault answers.
 func (p *Prepared) Connect() {
 	// Prepare builds the client last, so there is one only when the
 	// arguments and the config were good.
@@ -149,9 +149,6 @@ func (p *Prepared) Connect() {
 		defer func() { _ = recover() }()
 		if !p.deciding.Load() {
 			p.client.Warm()
-		}
-		if !p.deciding.Load() {
-			_, _ = netcheck.LocalAddrs()
 		}
 	}()
 }

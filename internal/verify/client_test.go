@@ -65,6 +65,42 @@ func preconnect(t *testing.T, c *Client, early bool) {
 	}
 }
 
+// verifyOn sends testOTP's verify request to a test server of h, through
+// the transport or, with early set, on the connection Preconnect opened.
+func verifyOn(t *testing.T, h http.Handler, early bool) (Answer, error) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c := newTestClient(t, srv.URL)
+	preconnect(t, c, early)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.Verify(ctx, testOTP)
+}
+
+// verifyWithin calls c.Verify with ctx and fails t when it has not
+// returned within limit: the bound, far above any deadline under test,
+// tells a hang from an answer, not speed.
+func verifyWithin(t *testing.T, ctx context.Context, c *Client, limit time.Duration) (Answer, error) {
+	t.Helper()
+	type result struct {
+		a   Answer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := c.Verify(ctx, testOTP)
+		done <- result{a, err}
+	}()
+	select {
+	case r := <-done:
+		return r.a, r.err
+	case <-time.After(limit):
+		t.Fatalf("Verify did not return within %v", limit)
+		return Answer{}, nil
+	}
+}
+
 // serverCAFile writes the certificate of the TLS server srv to a PEM file.
 func serverCAFile(t *testing.T, srv *httptest.Server) string {
 	t.Helper()
@@ -261,13 +297,7 @@ func TestClientOversizedAnswer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			forEachPath(t, func(t *testing.T, early bool) {
-				srv := httptest.NewServer(tt.handler)
-				defer srv.Close()
-				c := newTestClient(t, srv.URL)
-				preconnect(t, c, early)
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				a, err := c.Verify(ctx, testOTP)
+				a, err := verifyOn(t, tt.handler, early)
 				if err == nil {
 					t.Fatalf("Verify = %+v, want an error wrapping %v", a, tt.wantErr)
 				}
@@ -301,15 +331,9 @@ func TestClientRedirect(t *testing.T) {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			forEachPath(t, func(t *testing.T, early bool) {
 				hits.Store(0)
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				a, err := verifyOn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					http.Redirect(w, r, elsewhere.URL+r.URL.Path, code)
-				}))
-				defer srv.Close()
-				c := newTestClient(t, srv.URL)
-				preconnect(t, c, early)
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				a, err := c.Verify(ctx, testOTP)
+				}), early)
 				if err == nil {
 					t.Fatalf("Verify through a %d redirect = %+v, want an error", code, a)
 				}
@@ -408,25 +432,12 @@ func TestClientSilentServer(t *testing.T) {
 					ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
 					defer cancel()
 				}
-				type result struct {
-					a   Answer
-					err error
+				a, err := verifyWithin(t, ctx, c, 10*time.Second)
+				if err == nil {
+					t.Fatalf("Verify = %+v, want an error", a)
 				}
-				done := make(chan result, 1)
-				go func() {
-					a, err := c.Verify(ctx, testOTP)
-					done <- result{a, err}
-				}()
-				select {
-				case r := <-done:
-					if r.err == nil {
-						t.Fatalf("Verify = %+v, want an error", r.a)
-					}
-					if kind := errKind(t, r.err); kind != ErrUnavailable {
-						t.Errorf("Verify error %q wraps %v, want ErrUnavailable", r.err, kind)
-					}
-				case <-time.After(10 * time.Second):
-					t.Fatal("Verify did not return 10 s after a 300 ms deadline")
+				if kind := errKind(t, err); kind != ErrUnavailable {
+					t.Errorf("Verify error %q wraps %v, want ErrUnavailable", err, kind)
 				}
 			})
 		})
@@ -500,18 +511,8 @@ func TestClientIgnoresProxyEnv(t *testing.T) {
 			c := newTestClient(t, tt.addr)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
-			done := make(chan error, 1)
-			go func() {
-				_, err := c.Verify(ctx, testOTP)
-				done <- err
-			}()
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Error("Verify succeeded, want an error")
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("Verify did not return 10 s after a 500 ms deadline")
+			if _, err := verifyWithin(t, ctx, c, 10*time.Second); err == nil {
+				t.Error("Verify succeeded, want an error")
 			}
 			if n := hits.Load(); n != 0 {
 				t.Errorf("the proxy from the environment saw %d requests", n)
@@ -594,17 +595,11 @@ func TestClientWithToken(t *testing.T) {
 // "unavailable" for an OTP the request has already used up.
 func TestInterimAnswer(t *testing.T) {
 	forEachPath(t, func(t *testing.T, early bool) {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, err := verifyOn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Link", "</v1/sys/health>; rel=preload")
 			w.WriteHeader(http.StatusEarlyHints)
 			io.WriteString(w, validAnswer)
-		}))
-		defer srv.Close()
-		c := newTestClient(t, srv.URL)
-		preconnect(t, c, early)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		a, err := c.Verify(ctx, testOTP)
+		}), early)
 		if err != nil || a.Username != "alice" {
 			t.Fatalf("Verify = %+v, %v; want alice's answer", a, err)
 		}

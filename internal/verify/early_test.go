@@ -219,18 +219,26 @@ func TestPreconnectClosedWithoutRequest(t *testing.T) {
 	}
 }
 
-// TestPreconnectCloseStopsDialing: Close while the connection is still
-// being opened stops it and returns.
-func TestPreconnectCloseStopsDialing(t *testing.T) {
-	// A listener whose backlog is never accepted from still completes TCP
-	// handshakes; TLS then waits for a server that never answers.
+// hungHandshake returns a client, with a 30 s timeout, whose Preconnect
+// is under way to an https address whose TLS handshake never ends: a
+// listener whose backlog is never accepted from still completes TCP
+// handshakes, and TLS then waits for a server that never answers.
+func hungHandshake(t *testing.T) *Client {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	c := newTestClient(t, "https://"+ln.Addr().String(), `timeout = "30s"`)
 	c.Preconnect()
+	return c
+}
+
+// TestPreconnectCloseStopsDialing: Close while the connection is still
+// being opened stops it and returns.
+func TestPreconnectCloseStopsDialing(t *testing.T) {
+	c := hungHandshake(t)
 	done := make(chan struct{})
 	go func() { c.Close(); close(done) }()
 	select {
@@ -250,28 +258,12 @@ func TestPreconnectCloseStopsDialing(t *testing.T) {
 // unavailable. The bound checked is far above the context's and far below
 // the dial's: it tells a hang from an answer, not speed.
 func TestPreconnectHungHandshakeKeepsTheDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c := newTestClient(t, "https://"+ln.Addr().String(), `timeout = "30s"`)
-	c.Preconnect()
+	c := hungHandshake(t)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Verify(ctx, testOTP)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("Verify = %v, want an error wrapping ErrUnavailable", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Verify waited past its context for the early handshake")
+	if _, err := verifyWithin(t, ctx, c, 15*time.Second); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Verify = %v, want an error wrapping ErrUnavailable", err)
 	}
 }
 
